@@ -1,0 +1,3 @@
+"""Atiende: an open-source customer-service platform."""
+
+__version__ = "0.1.0"

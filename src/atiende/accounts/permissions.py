@@ -1,0 +1,81 @@
+"""Permission checks shared by actions and queries.
+
+A staff user's capabilities come from their role in each brand; superusers hold every capability
+in every brand; a :class:`~atiende.core.actors.SystemActor` (an inbound channel, a task) may do
+anything its caller was allowed to start.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from django.core.exceptions import PermissionDenied
+
+from atiende.accounts.roles import ROLE_CAPABILITIES
+from atiende.core.actors import SystemActor
+
+if TYPE_CHECKING:
+    from atiende.accounts.models import User
+
+Actor: TypeAlias = "User | SystemActor"
+
+_CACHE_ATTRIBUTE = "_atiende_brand_roles"
+
+
+def brand_roles(user: Any) -> dict[int, str]:
+    """{brand id: role} for a staff user, read once per user object (i.e. once per request)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return {}
+    cached = getattr(user, _CACHE_ATTRIBUTE, None)
+    if cached is None:
+        cached = dict(
+            user.memberships.filter(brand__is_active=True).values_list("brand_id", "role")
+        )
+        setattr(user, _CACHE_ATTRIBUTE, cached)
+    return cached
+
+
+def forget_brand_roles(user: Any) -> None:
+    """Drop the cached roles after a membership changes."""
+    if hasattr(user, _CACHE_ATTRIBUTE):
+        delattr(user, _CACHE_ATTRIBUTE)
+
+
+def is_unrestricted(actor: Any) -> bool:
+    """System actors and active superusers are not limited to some brands."""
+    if isinstance(actor, SystemActor):
+        return True
+    return bool(
+        getattr(actor, "is_authenticated", False) and actor.is_active and actor.is_superuser
+    )
+
+
+def brand_ids_with(user: Any, capability: str) -> set[int] | None:
+    """The brands in which ``user`` holds ``capability``; ``None`` means every brand."""
+    if is_unrestricted(user):
+        return None
+    return {
+        brand_id
+        for brand_id, role in brand_roles(user).items()
+        if capability in ROLE_CAPABILITIES[role]
+    }
+
+
+def can(actor: Any, capability: str, brand_id: int) -> bool:
+    if is_unrestricted(actor):
+        return True
+    role = brand_roles(actor).get(brand_id)
+    return role is not None and capability in ROLE_CAPABILITIES[role]
+
+
+def require(actor: Any, capability: str, brand_id: int) -> None:
+    """Raise PermissionDenied unless ``actor`` holds ``capability`` in the brand."""
+    if not can(actor, capability, brand_id):
+        raise PermissionDenied(f"{actor} may not {capability} in brand {brand_id}")
+
+
+def actor_fields(actor: Any) -> dict[str, Any]:
+    """The ``actor``/``actor_label`` values an event row records for ``actor``."""
+    if isinstance(actor, SystemActor):
+        return {"actor": None, "actor_label": actor.label}
+    return {"actor": actor, "actor_label": ""}

@@ -1,0 +1,104 @@
+"""``atiende import-mail PATH...``: bring mail archives in through the service chain.
+
+Each message is stored and processed exactly as if it had arrived by IMAP or SMTP, so a second
+import of the same files reports every message as a duplicate and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from atiende.brands.models import Brand
+from atiende.channels.email.archives import count_messages, messages_in
+from atiende.channels.email.intake import receive_email
+from atiende.channels.email.routing import brand_for_message
+from atiende.pipeline.actions import process_inbound
+from atiende.pipeline.models import InboundOutcome
+
+
+class Command(BaseCommand):
+    help = "Import .eml files, folders of them and mbox files through the service chain."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("paths", nargs="+", type=Path, help=".eml files, folders or mbox files")
+        parser.add_argument(
+            "--brand", help="slug of the brand the mail belongs to (default: by recipient)"
+        )
+        parser.add_argument("--json", action="store_true", help="print one JSON line per message")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        paths: list[Path] = options["paths"]
+        brand = self._brand(options["brand"])
+        try:
+            total = count_messages(paths)
+        except FileNotFoundError as error:
+            raise CommandError(str(error)) from None
+        tally: Counter[str] = Counter()
+        progress = tqdm(total=total, unit="msg", file=sys.stderr, disable=None, desc="Importing")
+        for archived in messages_in(paths):
+            result = self._import_one(archived.label, archived.raw, brand)
+            tally[result["status"]] += 1
+            if options["json"]:
+                self.stdout.write(json.dumps(result, ensure_ascii=False))
+            progress.update(1)
+        progress.close()
+        summary = (
+            ", ".join(f"{count} {status}" for status, count in sorted(tally.items())) or "nothing"
+        )
+        (self.stderr if options["json"] else self.stdout).write(
+            f"Imported {sum(tally.values())} messages: {summary}."
+        )
+
+    def _brand(self, slug: str | None) -> Brand | None:
+        if slug is None:
+            return None
+        try:
+            return Brand.objects.get(slug=slug)
+        except Brand.DoesNotExist:
+            raise CommandError(f"There is no brand {slug!r}") from None
+
+    def _import_one(self, label: str, raw: bytes, brand: Brand | None) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "file": label,
+            "status": "",
+            "conversation": None,
+            "message_id": None,
+            "error": None,
+        }
+        target = brand or brand_for_message(raw)
+        if target is None:
+            result.update(
+                status=InboundOutcome.REJECTED.value,
+                error="No brand receives mail for its recipients; pass --brand",
+            )
+            return result
+        receipt = receive_email(brand=target, raw=raw, source=f"import:{label}", process=False)
+        inbound = receipt.inbound if not receipt.created else process_inbound(receipt.inbound.pk)
+        status = (
+            InboundOutcome.DUPLICATE.value
+            if not receipt.created
+            else (inbound.outcome or "needs_attention")
+        )
+        conversation = inbound.conversation
+        result.update(
+            status=status,
+            conversation=f"{target.number_prefix}-{conversation.number}" if conversation else None,
+            message_id=inbound.message.external_id
+            if inbound.message
+            else _message_id(inbound.dedupe_key),
+            error=inbound.error or None
+            if status in {InboundOutcome.REJECTED, "needs_attention"}
+            else None,
+        )
+        return result
+
+
+def _message_id(dedupe_key: str) -> str | None:
+    return dedupe_key[4:] if dedupe_key.startswith("mid:") else None

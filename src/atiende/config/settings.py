@@ -1,0 +1,220 @@
+"""Atiende's one settings module, driven by the environment.
+
+With no environment at all it runs a complete instance on SQLite in ``./var``. Settings hold only
+server capabilities and secrets; organisation policy (statuses, SLAs, routing...) lives in the
+database. Every variable is listed in docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.utils.translation import gettext_lazy as _
+
+from atiende.config.environment import data_dir, env_bool, env_list, secret_key
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = data_dir()
+
+SECRET_KEY = secret_key(DATA_DIR)
+DEBUG = env_bool("ATIENDE_DEBUG")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "template_partials",
+    "channels",
+    "huey.contrib.djhuey",
+    "atiende.core",
+    "atiende.brands",
+    "atiende.accounts",
+    "atiende.customers",
+    "atiende.channels",
+    "atiende.channels.email",
+    "atiende.pipeline",
+    "atiende.conversations",
+    "atiende.web",
+    "atiende.demo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "atiende.accounts.middleware.UserPreferencesMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "atiende.config.urls"
+WSGI_APPLICATION = "atiende.config.wsgi.application"
+ASGI_APPLICATION = "atiende.config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.template.context_processors.tz",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+# SQLite runs in WAL mode with IMMEDIATE transactions: writers queue on the database lock at
+# BEGIN instead of failing half-way with "database is locked" when the web process and the
+# workers write at once.
+SQLITE_OPTIONS = {
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+}
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+if DATABASE_URL:
+    DATABASES = {
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(DATA_DIR / "atiende.sqlite3"),
+            "OPTIONS": SQLITE_OPTIONS,
+            # Tests use a file, not ":memory:", so that threads see one database in WAL mode,
+            # as the web process and the workers do in production.
+            "TEST": {"NAME": str(DATA_DIR / "test.sqlite3")},
+        }
+    }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis, real time and background tasks ----------------------------------------------------
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+    HUEY = {
+        "huey_class": "huey.RedisHuey",
+        "name": os.environ.get("ATIENDE_QUEUE_NAME", "atiende"),
+        "url": REDIS_URL,
+        "immediate": False,
+        "utc": True,
+    }
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    HUEY = {
+        "huey_class": "huey.SqliteHuey",
+        "name": "atiende",
+        "filename": str(DATA_DIR / "tasks.sqlite3"),
+        "immediate": False,
+        "utc": True,
+    }
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+HUEY["consumer"] = {
+    "workers": int(os.environ.get("ATIENDE_WORKER_THREADS", "2")),
+    "worker_type": "thread",
+}
+
+# --- Accounts and login -----------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "web:login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env_bool("ATIENDE_SECURE_COOKIES")
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# --- Languages and time -----------------------------------------------------------------------
+# The browser's Accept-Language picks between these until a user chooses one in their profile.
+LANGUAGE_CODE = "es"
+LANGUAGES = [("es", _("Spanish")), ("en", _("English"))]
+LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files and uploads -----------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+MEDIA_ROOT = DATA_DIR / "media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+# An attachment larger than this is refused with a clear error (a server capability: it bounds
+# disk and memory per upload).
+ATIENDE_MAX_ATTACHMENT_BYTES = int(
+    os.environ.get("ATIENDE_MAX_ATTACHMENT_BYTES", str(25 * 1024 * 1024))
+)
+# A whole inbound message (its attachments encoded) larger than this is refused at the door.
+ATIENDE_MAX_MESSAGE_BYTES = int(os.environ.get("ATIENDE_MAX_MESSAGE_BYTES", str(40 * 1024 * 1024)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# --- Outgoing mail ------------------------------------------------------------------------------
+# Agents' email replies go through this SMTP server. Without ATIENDE_SMTP_HOST (the demo, a
+# laptop) they are written as .eml files to ATIENDE_DATA_DIR/outbox, so nothing is sent by mistake.
+EMAIL_HOST = os.environ.get("ATIENDE_SMTP_HOST", "")
+EMAIL_PORT = int(os.environ.get("ATIENDE_SMTP_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("ATIENDE_SMTP_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("ATIENDE_SMTP_PASSWORD", "")
+EMAIL_USE_SSL = env_bool("ATIENDE_SMTP_SSL")
+EMAIL_USE_TLS = env_bool("ATIENDE_SMTP_STARTTLS")
+EMAIL_TIMEOUT = int(os.environ.get("ATIENDE_SMTP_TIMEOUT", "30"))
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = DATA_DIR / "outbox"
+
+# --- Logging ----------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("ATIENDE_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

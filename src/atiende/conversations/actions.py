@@ -1,0 +1,759 @@
+"""Every change to a conversation, its messages and attachments.
+
+Each function is an :func:`~atiende.core.actions.action`: it checks the actor's permission in the
+conversation's brand, runs in one transaction, writes exactly one ConversationEvent per
+conversation it changes, and pushes real-time notices only after commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from atiende.accounts.models import Team, User
+from atiende.accounts.permissions import Actor, actor_fields, can, require
+from atiende.accounts.roles import Capability
+from atiende.brands.models import Brand
+from atiende.channels import registry as channel_registry
+from atiende.conversations import lifecycle
+from atiende.conversations.attachments import (
+    IncomingAttachment,
+    check_attachment_size,
+    safe_filename,
+    sniff_content_type,
+)
+from atiende.conversations.events import ConversationEventType, record_conversation_event
+from atiende.conversations.html import preview_line, sanitize_html, text_from_html
+from atiende.conversations.models import (
+    Attachment,
+    AuthorKind,
+    Category,
+    Conversation,
+    ConversationCounter,
+    ConversationEvent,
+    ConversationTag,
+    DeliveryState,
+    Direction,
+    Message,
+    Priority,
+    Tag,
+)
+from atiende.core.actions import action
+from atiende.core.realtime import notify_on_commit
+from atiende.customers.models import Customer
+
+
+def _check_channel(code: str) -> None:
+    if not channel_registry.is_registered(code):
+        raise ValidationError(
+            _("%(channel)s is not a channel."), code="unknown_channel", params={"channel": code}
+        )
+
+
+def _next_numbers(brand: Brand, count: int = 1) -> range:
+    """Reserve ``count`` consecutive human numbers in ``brand``.
+
+    The counter row is locked until the transaction ends, so two processes numbering at once
+    queue here instead of handing out the same number.
+    """
+    counter, _created = ConversationCounter.objects.select_for_update().get_or_create(brand=brand)
+    first = counter.last_number + 1
+    counter.last_number += count
+    counter.save(update_fields=["last_number"])
+    return range(first, first + count)
+
+
+def _body(body_text: str, body_html: str) -> tuple[str, str]:
+    safe_html = sanitize_html(body_html)
+    text = body_text.strip() if body_text else text_from_html(safe_html)
+    return text, safe_html
+
+
+def _check_attachments(attachments: Sequence[IncomingAttachment]) -> None:
+    limit = settings.ATIENDE_MAX_ATTACHMENT_BYTES
+    for attachment in attachments:
+        check_attachment_size(attachment, limit)
+
+
+def _store_attachments(
+    message: Message, attachments: Sequence[IncomingAttachment]
+) -> list[Attachment]:
+    stored = []
+    for incoming in attachments:
+        filename = safe_filename(incoming.filename)
+        attachment = Attachment(
+            brand_id=message.brand_id,
+            message=message,
+            filename=filename,
+            content_type=sniff_content_type(
+                incoming.content, filename, incoming.declared_content_type
+            ),
+            declared_content_type=incoming.declared_content_type[:127],
+            size=incoming.size,
+            sha256=incoming.sha256,
+            content_id=incoming.content_id[:255],
+        )
+        # Storage writes happen inside the transaction; a rollback leaves an orphan file at a
+        # content-addressed path, never a row pointing at a missing file.
+        attachment.file.save(filename, ContentFile(incoming.content), save=False)
+        attachment.save()
+        stored.append(attachment)
+    return stored
+
+
+def _add_message(
+    conversation: Conversation,
+    *,
+    direction: str,
+    author_kind: str,
+    actor: Actor,
+    channel: str,
+    body_text: str,
+    body_html: str,
+    attachments: Sequence[IncomingAttachment],
+    external_id: str,
+    created_at: datetime,
+    quoted_text: str = "",
+) -> Message:
+    text, safe_html = _body(body_text, body_html)
+    if not text and not attachments:
+        raise ValidationError(
+            _("A message needs some text or an attachment."), code="empty_message"
+        )
+    message = Message.objects.create(
+        brand_id=conversation.brand_id,
+        conversation=conversation,
+        direction=direction,
+        author_kind=author_kind,
+        author_user=actor if isinstance(actor, User) and author_kind == AuthorKind.AGENT else None,
+        author_customer=conversation.customer if author_kind == AuthorKind.CUSTOMER else None,
+        channel=channel,
+        body_text=text,
+        body_html=safe_html,
+        quoted_text=quoted_text,
+        external_id=external_id[:512],
+        created_at=created_at,
+    )
+    _store_attachments(message, attachments)
+    return message
+
+
+def _touch(conversation: Conversation, message: Message, extra_fields: Iterable[str] = ()) -> None:
+    conversation.updated_at = max(conversation.updated_at, message.created_at)
+    fields = {"updated_at", *extra_fields}
+    if message.direction != Direction.INTERNAL:
+        conversation.last_message_at = max(conversation.last_message_at, message.created_at)
+        first_attachment = message.attachments.first()
+        conversation.last_message_preview = preview_line(message.body_text) or (
+            first_attachment.filename if first_attachment is not None else ""
+        )
+        fields |= {"last_message_at", "last_message_preview"}
+    conversation.save(update_fields=sorted(fields))
+
+
+def _set_status(conversation: Conversation, target: lifecycle.Status, at: datetime) -> list[str]:
+    """Move to ``target`` (already checked) and keep solved_at/closed_at true; returns changed fields."""
+    conversation.status = target.value
+    fields = ["status"]
+    if target is lifecycle.Status.SOLVED:
+        conversation.solved_at = at
+        fields.append("solved_at")
+    elif target is lifecycle.Status.CLOSED:
+        conversation.closed_at = at
+        fields.append("closed_at")
+    elif conversation.solved_at is not None:
+        conversation.solved_at = None
+        fields.append("solved_at")
+    return fields
+
+
+def _locked(conversation: Conversation) -> Conversation:
+    """The conversation re-read under a row lock: read-modify-write never races another writer."""
+    return Conversation.objects.select_for_update().select_related("brand").get(pk=conversation.pk)
+
+
+def _notify(conversation: Conversation, kind: str, **data: Any) -> None:
+    notify_on_commit(
+        kind,
+        {"conversation": conversation.pk, "brand": conversation.brand_id, **data},
+        audience=[f"brand.{conversation.brand_id}"],
+    )
+
+
+def _hand_to_channel(message: Message, outbound: channel_registry.OutboundAdapter | None) -> None:
+    """Let the channel stamp the message now and send it once the reply is committed."""
+    if outbound is None:
+        return
+    message.delivery_state = DeliveryState.QUEUED
+    changed = outbound.prepare(message)
+    message.save(update_fields=["delivery_state", *changed])
+    message_id = message.pk
+    transaction.on_commit(lambda: outbound.deliver_later(message_id))
+
+
+@action
+def start_conversation(
+    *,
+    brand: Brand,
+    customer: Customer,
+    channel: str,
+    actor: Actor,
+    subject: str = "",
+    body_text: str = "",
+    body_html: str = "",
+    attachments: Sequence[IncomingAttachment] = (),
+    direction: str = Direction.INBOUND,
+    priority: str = Priority.NORMAL,
+    language: str = "",
+    team: Team | None = None,
+    external_id: str = "",
+    follow_up_of: Conversation | None = None,
+    created_at: datetime | None = None,
+    quoted_text: str = "",
+) -> Conversation:
+    """Open a new case with its first message.
+
+    ``direction`` INBOUND records what the customer sent (by a channel, or logged by an agent,
+    e.g. a phone call); OUTBOUND is an agent reaching out first.
+    """
+    require(actor, Capability.WORK_CONVERSATIONS, brand.pk)
+    if customer.brand_id != brand.pk:
+        raise ValidationError(_("The customer belongs to another brand."), code="wrong_brand")
+    if team is not None and team.brand_id != brand.pk:
+        raise ValidationError(_("The team belongs to another brand."), code="wrong_brand")
+    if direction not in (Direction.INBOUND, Direction.OUTBOUND):
+        raise ValidationError(
+            _("A conversation starts with a message to or from the customer."), code="bad_direction"
+        )
+    _check_channel(channel)
+    _check_attachments(attachments)
+    at = created_at or timezone.now()
+    (number,) = _next_numbers(brand)
+    conversation = Conversation.objects.create(
+        brand=brand,
+        number=number,
+        customer=customer,
+        channel=channel,
+        subject=subject.strip()[:255],
+        priority=Priority(priority),
+        language=language or customer.language,
+        team=team,
+        follow_up_of=follow_up_of,
+        created_at=at,
+        updated_at=at,
+        last_message_at=at,
+        status=lifecycle.Status.NEW if direction == Direction.INBOUND else lifecycle.Status.OPEN,
+    )
+    author_kind = AuthorKind.CUSTOMER if direction == Direction.INBOUND else AuthorKind.AGENT
+    if author_kind == AuthorKind.AGENT and not isinstance(actor, User):
+        author_kind = AuthorKind.SYSTEM
+    message = _add_message(
+        conversation,
+        direction=direction,
+        author_kind=author_kind,
+        actor=actor,
+        channel=channel,
+        body_text=body_text,
+        body_html=body_html,
+        attachments=attachments,
+        external_id=external_id,
+        created_at=at,
+        quoted_text=quoted_text,
+    )
+    _touch(conversation, message)
+    payload: dict[str, Any] = {"message": message.pk, "channel": channel}
+    if follow_up_of is not None:
+        payload["follow_up_of"] = follow_up_of.pk
+    record_conversation_event(
+        conversation, ConversationEventType.CREATED, actor=actor, payload=payload
+    )
+    _notify(conversation, "conversation.created", message=message.pk)
+    return conversation
+
+
+@action
+def receive_customer_message(
+    *,
+    conversation: Conversation,
+    channel: str,
+    actor: Actor,
+    body_text: str = "",
+    body_html: str = "",
+    attachments: Sequence[IncomingAttachment] = (),
+    external_id: str = "",
+    created_at: datetime | None = None,
+    quoted_text: str = "",
+) -> Message:
+    """Add what the customer sent; reopen the case if it was waiting or solved.
+
+    A message to a closed conversation starts a follow-up conversation linked to it; the returned
+    message's ``conversation`` is then the follow-up.
+    """
+    require(actor, Capability.WORK_CONVERSATIONS, conversation.brand_id)
+    conversation = _locked(conversation)
+    _check_channel(channel)
+    _check_attachments(attachments)
+    target = lifecycle.status_after_customer_message(conversation.status)
+    if target is None:
+        follow_up = start_conversation(
+            brand=conversation.brand,
+            customer=conversation.customer,
+            channel=channel,
+            actor=actor,
+            subject=conversation.subject,
+            body_text=body_text,
+            body_html=body_html,
+            attachments=attachments,
+            priority=conversation.priority,
+            language=conversation.language,
+            team=conversation.team,
+            external_id=external_id,
+            follow_up_of=conversation,
+            created_at=created_at,
+            quoted_text=quoted_text,
+        )
+        return follow_up.messages.get()
+    at = created_at or timezone.now()
+    message = _add_message(
+        conversation,
+        direction=Direction.INBOUND,
+        author_kind=AuthorKind.CUSTOMER,
+        actor=actor,
+        channel=channel,
+        body_text=body_text,
+        body_html=body_html,
+        attachments=attachments,
+        external_id=external_id,
+        created_at=at,
+        quoted_text=quoted_text,
+    )
+    payload: dict[str, Any] = {"message": message.pk, "channel": channel}
+    changed: list[str] = []
+    if target != conversation.status:
+        payload["changes"] = {"status": [conversation.status, target.value]}
+        changed = _set_status(conversation, target, at)
+    _touch(conversation, message, changed)
+    record_conversation_event(
+        conversation, ConversationEventType.MESSAGE_RECEIVED, actor=actor, payload=payload
+    )
+    _notify(conversation, "message.received", message=message.pk)
+    return message
+
+
+@action
+def reply_to_conversation(
+    *,
+    conversation: Conversation,
+    actor: Actor,
+    body_text: str = "",
+    body_html: str = "",
+    channel: str | None = None,
+    attachments: Sequence[IncomingAttachment] = (),
+    status: str | None = None,
+) -> Message:
+    """An agent's reply to the customer, on the conversation's channel or another one (CV4).
+
+    Delivery itself belongs to the channel plug-in, which picks the message up after commit.
+    """
+    require(actor, Capability.WORK_CONVERSATIONS, conversation.brand_id)
+    conversation = _locked(conversation)
+    channel = channel or conversation.channel
+    _check_channel(channel)
+    if not channel_registry.get(channel).can_reply:
+        raise ValidationError(
+            _("Replies cannot be sent by %(channel)s."),
+            code="channel_cannot_reply",
+            params={"channel": channel},
+        )
+    target = lifecycle.status_after_agent_reply(conversation.status, status)
+    _check_attachments(attachments)
+    at = timezone.now()
+    message = _add_message(
+        conversation,
+        direction=Direction.OUTBOUND,
+        author_kind=AuthorKind.AGENT if isinstance(actor, User) else AuthorKind.SYSTEM,
+        actor=actor,
+        channel=channel,
+        body_text=body_text,
+        body_html=body_html,
+        attachments=attachments,
+        external_id="",
+        created_at=at,
+    )
+    payload: dict[str, Any] = {"message": message.pk, "channel": channel}
+    changed: list[str] = []
+    if target != conversation.status:
+        payload["changes"] = {"status": [conversation.status, target.value]}
+        changed = _set_status(conversation, target, at)
+    _touch(conversation, message, changed)
+    _hand_to_channel(message, channel_registry.get(channel).outbound)
+    record_conversation_event(
+        conversation, ConversationEventType.MESSAGE_SENT, actor=actor, payload=payload
+    )
+    _notify(conversation, "message.sent", message=message.pk)
+    return message
+
+
+@action
+def record_delivery(*, message: Message, state: str, actor: Actor, detail: str = "") -> Message:
+    """What the channel's server answered for an outbound message: sent, retrying or failed.
+
+    Called by channel delivery tasks; a failure is shown to agents on the conversation.
+    """
+    require(actor, Capability.WORK_CONVERSATIONS, message.brand_id)
+    message = Message.objects.select_for_update().select_related("conversation").get(pk=message.pk)
+    state = DeliveryState(state)
+    if message.direction != Direction.OUTBOUND:
+        raise ValidationError(
+            _("Only messages to the customer are delivered."), code="not_outbound"
+        )
+    before = message.delivery_state
+    message.delivery_state = state
+    message.delivery_detail = detail[:2000]
+    fields = ["delivery_state", "delivery_detail"]
+    if state == DeliveryState.SENT:
+        message.sent_at = timezone.now()
+        fields.append("sent_at")
+    message.save(update_fields=fields)
+    record_conversation_event(
+        message.conversation,
+        ConversationEventType.DELIVERY_UPDATED,
+        actor=actor,
+        payload={
+            "message": message.pk,
+            "changes": {"delivery": [before, state.value]},
+            "detail": detail[:500],
+        },
+    )
+    _notify(message.conversation, "message.delivery_updated", message=message.pk, state=state.value)
+    return message
+
+
+@action
+def add_internal_note(
+    *,
+    conversation: Conversation,
+    actor: Actor,
+    body_text: str = "",
+    body_html: str = "",
+    attachments: Sequence[IncomingAttachment] = (),
+) -> Message:
+    """A note for colleagues; never sent, never changes the status."""
+    require(actor, Capability.WORK_CONVERSATIONS, conversation.brand_id)
+    conversation = _locked(conversation)
+    if conversation.status == lifecycle.Status.CLOSED:
+        raise lifecycle.TransitionNotAllowed(conversation.status, conversation.status)
+    _check_attachments(attachments)
+    message = _add_message(
+        conversation,
+        direction=Direction.INTERNAL,
+        author_kind=AuthorKind.AGENT if isinstance(actor, User) else AuthorKind.SYSTEM,
+        actor=actor,
+        channel="internal",
+        body_text=body_text,
+        body_html=body_html,
+        attachments=attachments,
+        external_id="",
+        created_at=timezone.now(),
+    )
+    _touch(conversation, message)
+    record_conversation_event(
+        conversation, ConversationEventType.NOTE_ADDED, actor=actor, payload={"message": message.pk}
+    )
+    _notify(conversation, "note.added", message=message.pk)
+    return message
+
+
+@action
+def change_status(*, conversation: Conversation, status: str, actor: Actor) -> Conversation:
+    require(actor, Capability.WORK_CONVERSATIONS, conversation.brand_id)
+    conversation = _locked(conversation)
+    before = conversation.status
+    target = lifecycle.check_transition(before, status)
+    now = timezone.now()
+    fields = _set_status(conversation, target, now)
+    conversation.updated_at = now
+    conversation.save(update_fields=[*fields, "updated_at"])
+    record_conversation_event(
+        conversation,
+        ConversationEventType.STATUS_CHANGED,
+        actor=actor,
+        payload={"changes": {"status": [before, target.value]}},
+    )
+    _notify(conversation, "conversation.updated")
+    return conversation
+
+
+@action
+def change_priority(*, conversation: Conversation, priority: str, actor: Actor) -> Conversation:
+    require(actor, Capability.WORK_CONVERSATIONS, conversation.brand_id)
+    conversation = _locked(conversation)
+    if priority not in Priority.values:
+        raise ValidationError(
+            _("%(priority)s is not a priority."),
+            code="invalid_priority",
+            params={"priority": priority},
+        )
+    before = conversation.priority
+    conversation.priority = priority
+    conversation.updated_at = timezone.now()
+    conversation.save(update_fields=["priority", "updated_at"])
+    record_conversation_event(
+        conversation,
+        ConversationEventType.PRIORITY_CHANGED,
+        actor=actor,
+        payload={"changes": {"priority": [before, priority]}},
+    )
+    _notify(conversation, "conversation.updated")
+    return conversation
+
+
+@action
+def assign_conversation(
+    *, conversation: Conversation, actor: Actor, assignee: User | None, team: Team | None = None
+) -> Conversation:
+    """Give the case an owner (CV6): an agent of the brand, and optionally a team of the brand."""
+    require(actor, Capability.ASSIGN_CONVERSATIONS, conversation.brand_id)
+    conversation = _locked(conversation)
+    if assignee is not None and not (
+        assignee.is_active and can(assignee, Capability.WORK_CONVERSATIONS, conversation.brand_id)
+    ):
+        raise ValidationError(
+            _("%(name)s cannot work on this brand's conversations."),
+            code="assignee_not_allowed",
+            params={"name": str(assignee)},
+        )
+    if team is not None and team.brand_id != conversation.brand_id:
+        raise ValidationError(_("The team belongs to another brand."), code="wrong_brand")
+    before = {"assignee": conversation.assignee_id, "team": conversation.team_id}
+    conversation.assignee = assignee
+    conversation.team = team if team is not None else conversation.team
+    conversation.updated_at = timezone.now()
+    conversation.save(update_fields=["assignee", "team", "updated_at"])
+    changes = {
+        field: [before[field], after]
+        for field, after in (("assignee", conversation.assignee_id), ("team", conversation.team_id))
+        if before[field] != after
+    }
+    record_conversation_event(
+        conversation, ConversationEventType.ASSIGNED, actor=actor, payload={"changes": changes}
+    )
+    _notify(conversation, "conversation.updated")
+    return conversation
+
+
+@action
+def categorize_conversation(
+    *, conversation: Conversation, category: Category | None, actor: Actor
+) -> Conversation:
+    require(actor, Capability.WORK_CONVERSATIONS, conversation.brand_id)
+    conversation = _locked(conversation)
+    if category is not None and category.brand_id != conversation.brand_id:
+        raise ValidationError(_("The category belongs to another brand."), code="wrong_brand")
+    before = conversation.category_id
+    conversation.category = category
+    conversation.updated_at = timezone.now()
+    conversation.save(update_fields=["category", "updated_at"])
+    record_conversation_event(
+        conversation,
+        ConversationEventType.CATEGORIZED,
+        actor=actor,
+        payload={"changes": {"category": [before, conversation.category_id]}},
+    )
+    _notify(conversation, "conversation.updated")
+    return conversation
+
+
+def _tags_named(brand_id: int, names: Iterable[str]) -> list[Tag]:
+    wanted = sorted({name.strip().lower() for name in names if name.strip()})
+    for name in wanted:
+        if len(name) > 64:
+            raise ValidationError(_("A tag has at most 64 characters."), code="tag_too_long")
+    existing = {tag.name: tag for tag in Tag.objects.filter(brand_id=brand_id, name__in=wanted)}
+    missing = [Tag(brand_id=brand_id, name=name) for name in wanted if name not in existing]
+    if missing:
+        Tag.objects.bulk_create(missing, ignore_conflicts=True)
+        existing = {tag.name: tag for tag in Tag.objects.filter(brand_id=brand_id, name__in=wanted)}
+    return [existing[name] for name in wanted]
+
+
+@action
+def set_conversation_tags(
+    *, conversation: Conversation, tags: Iterable[str], actor: Actor
+) -> Conversation:
+    """Replace the conversation's tags with ``tags`` (created in the brand when new)."""
+    require(actor, Capability.WORK_CONVERSATIONS, conversation.brand_id)
+    conversation = _locked(conversation)
+    wanted = _tags_named(conversation.brand_id, tags)
+    before = sorted(conversation.tags.values_list("name", flat=True))
+    ConversationTag.objects.filter(conversation=conversation).exclude(tag__in=wanted).delete()
+    present = set(
+        ConversationTag.objects.filter(conversation=conversation).values_list("tag_id", flat=True)
+    )
+    ConversationTag.objects.bulk_create(
+        [
+            ConversationTag(conversation=conversation, tag=tag)
+            for tag in wanted
+            if tag.pk not in present
+        ]
+    )
+    conversation.updated_at = timezone.now()
+    conversation.save(update_fields=["updated_at"])
+    after = [tag.name for tag in wanted]
+    record_conversation_event(
+        conversation,
+        ConversationEventType.TAGGED,
+        actor=actor,
+        payload={"changes": {"tags": [before, after]}},
+    )
+    _notify(conversation, "conversation.updated")
+    return conversation
+
+
+@dataclass(frozen=True)
+class ImportedMessage:
+    direction: str
+    channel: str
+    created_at: datetime
+    body_text: str = ""
+    body_html: str = ""
+    author_user: User | None = None
+    external_id: str = ""
+
+
+@dataclass(frozen=True)
+class ImportedConversation:
+    customer: Customer
+    channel: str
+    subject: str
+    messages: Sequence[ImportedMessage]
+    status: str = lifecycle.Status.NEW
+    priority: str = Priority.NORMAL
+    language: str = ""
+    category: Category | None = None
+    tags: Sequence[str] = ()
+    assignee: User | None = None
+    team: Team | None = None
+    solved_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+@action
+def import_conversations(
+    *, brand: Brand, conversations: Sequence[ImportedConversation], actor: Actor
+) -> list[Conversation]:
+    """Bring in finished or ongoing cases with their history (PF4 imports, the demo seeder).
+
+    Written in bulk — a few queries per batch rather than per message — and still one event per
+    conversation (``conversation.imported``), so imported cases have the same audit trail.
+    """
+    require(actor, Capability.WORK_CONVERSATIONS, brand.pk)
+    for item in conversations:
+        if item.customer.brand_id != brand.pk:
+            raise ValidationError(_("The customer belongs to another brand."), code="wrong_brand")
+        if not item.messages:
+            raise ValidationError(
+                _("An imported conversation needs at least one message."), code="empty_conversation"
+            )
+        if item.team is not None and item.team.brand_id != brand.pk:
+            raise ValidationError(_("The team belongs to another brand."), code="wrong_brand")
+        if item.assignee is not None and not can(
+            item.assignee, Capability.WORK_CONVERSATIONS, brand.pk
+        ):
+            raise ValidationError(
+                _("%(name)s cannot work on this brand's conversations."),
+                code="assignee_not_allowed",
+                params={"name": str(item.assignee)},
+            )
+        lifecycle.Status(item.status)
+        Priority(item.priority)
+        for code in {item.channel, *(message.channel for message in item.messages)}:
+            _check_channel(code)
+    numbers = _next_numbers(brand, len(conversations))
+    rows = []
+    for number, item in zip(numbers, conversations, strict=True):
+        ordered = sorted(item.messages, key=lambda message: message.created_at)
+        public = [
+            message for message in ordered if message.direction != Direction.INTERNAL
+        ] or ordered
+        rows.append(
+            Conversation(
+                brand=brand,
+                number=number,
+                customer=item.customer,
+                channel=item.channel,
+                subject=item.subject[:255],
+                status=item.status,
+                priority=item.priority,
+                language=item.language or item.customer.language,
+                category=item.category,
+                assignee=item.assignee,
+                team=item.team,
+                created_at=ordered[0].created_at,
+                updated_at=ordered[-1].created_at,
+                last_message_at=public[-1].created_at,
+                last_message_preview=preview_line(
+                    public[-1].body_text or text_from_html(public[-1].body_html)
+                ),
+                solved_at=item.solved_at,
+                closed_at=item.closed_at,
+            )
+        )
+    created = Conversation.objects.bulk_create(rows)
+    messages = []
+    for conversation, item in zip(created, conversations, strict=True):
+        for imported in item.messages:
+            text, safe_html = _body(imported.body_text, imported.body_html)
+            author_kind = {
+                Direction.INBOUND: AuthorKind.CUSTOMER,
+                Direction.OUTBOUND: AuthorKind.AGENT if imported.author_user else AuthorKind.SYSTEM,
+                Direction.INTERNAL: AuthorKind.AGENT if imported.author_user else AuthorKind.SYSTEM,
+            }[Direction(imported.direction)]
+            messages.append(
+                Message(
+                    brand=brand,
+                    conversation=conversation,
+                    direction=imported.direction,
+                    author_kind=author_kind,
+                    author_user=imported.author_user,
+                    author_customer=item.customer if author_kind == AuthorKind.CUSTOMER else None,
+                    channel=imported.channel,
+                    body_text=text,
+                    body_html=safe_html,
+                    external_id=imported.external_id[:512],
+                    created_at=imported.created_at,
+                )
+            )
+    Message.objects.bulk_create(messages, batch_size=500)
+    tagged = [
+        (conversation, tag)
+        for conversation, item in zip(created, conversations, strict=True)
+        for tag in _tags_named(brand.pk, item.tags)
+    ]
+    ConversationTag.objects.bulk_create(
+        [ConversationTag(conversation=conversation, tag=tag) for conversation, tag in tagged],
+        batch_size=500,
+    )
+    ConversationEvent.objects.bulk_create(
+        [
+            ConversationEvent(
+                brand=brand,
+                conversation=conversation,
+                type=ConversationEventType.IMPORTED,
+                payload={"messages": len(item.messages), "status": item.status},
+                **actor_fields(actor),
+            )
+            for conversation, item in zip(created, conversations, strict=True)
+        ],
+        batch_size=500,
+    )
+    return created

@@ -1,0 +1,95 @@
+"""Attachments as they arrive: limited in size, named safely, typed by their bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+import filetype
+from django.core.exceptions import ValidationError
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext as _
+
+_UNSAFE_FILENAME_CHARACTERS = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
+_TEXT_TYPES = {
+    "text/plain",
+    "text/csv",
+    "text/calendar",
+    "text/html",
+    "application/json",
+    "text/markdown",
+}
+
+
+@dataclass(frozen=True)
+class IncomingAttachment:
+    """An attachment before it is stored: what a channel or the composer hands to an action."""
+
+    filename: str
+    content: bytes = field(repr=False)
+    declared_content_type: str = ""
+    content_id: str = ""
+
+    @property
+    def size(self) -> int:
+        return len(self.content)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+def safe_filename(name: str, fallback: str = "attachment") -> str:
+    """A file name that is safe to show and to offer for download: no path, no control characters."""
+    name = unicodedata.normalize("NFC", name or "")
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = _UNSAFE_FILENAME_CHARACTERS.sub("_", name).strip(" .")
+    if not name:
+        return fallback
+    if len(name) > 200:
+        stem, dot, extension = name.rpartition(".")
+        name = (
+            (stem[: 200 - len(extension) - 1] + dot + extension)
+            if dot and len(extension) <= 10
+            else name[:200]
+        )
+    return name
+
+
+def sniff_content_type(content: bytes, filename: str, declared: str = "") -> str:
+    """The content type the bytes really have.
+
+    Binary formats are recognised by their signature, whatever the sender claimed (a ``.pdf`` that
+    is really an executable is reported as what it is). Bytes with no signature are text only if
+    they decode as UTF-8; then the declared or guessed text type is kept.
+    """
+    kind = filetype.guess(content[:8192])
+    if kind is not None:
+        return str(kind.mime)
+    try:
+        content[:65536].decode("utf-8")
+    except UnicodeDecodeError:
+        return "application/octet-stream"
+    declared = declared.split(";", 1)[0].strip().lower()
+    if declared in _TEXT_TYPES or declared.startswith("text/"):
+        return declared
+    guessed, _encoding = mimetypes.guess_type(filename)
+    if guessed and (guessed in _TEXT_TYPES or guessed.startswith("text/")):
+        return guessed
+    return "text/plain"
+
+
+def check_attachment_size(attachment: IncomingAttachment, limit: int) -> None:
+    if attachment.size > limit:
+        raise ValidationError(
+            _("%(name)s is %(size)s; attachments may be at most %(limit)s."),
+            code="attachment_too_large",
+            params={
+                "name": safe_filename(attachment.filename),
+                "size": filesizeformat(attachment.size),
+                "limit": filesizeformat(limit),
+            },
+        )

@@ -1,0 +1,42 @@
+"""What can happen to a conversation, as recorded in ConversationEvent.type.
+
+Each action writes exactly one event. Side effects of the same change (a customer message that
+reopens a solved case) travel in the event's payload under ``changes`` as ``[before, after]``
+pairs, so the timeline, webhooks and analytics read one row per thing that happened.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from atiende.accounts.permissions import actor_fields
+from atiende.conversations.models import Conversation, ConversationEvent
+
+
+class ConversationEventType(models.TextChoices):
+    CREATED = "conversation.created", _("Conversation created")
+    MESSAGE_RECEIVED = "message.received", _("Message received")
+    MESSAGE_SENT = "message.sent", _("Reply added")
+    NOTE_ADDED = "note.added", _("Internal note added")
+    STATUS_CHANGED = "conversation.status_changed", _("Status changed")
+    PRIORITY_CHANGED = "conversation.priority_changed", _("Priority changed")
+    ASSIGNED = "conversation.assigned", _("Assignment changed")
+    CATEGORIZED = "conversation.categorized", _("Category changed")
+    TAGGED = "conversation.tagged", _("Tags changed")
+    IMPORTED = "conversation.imported", _("Conversation imported")
+    DELIVERY_UPDATED = "message.delivery_updated", _("Delivery updated")
+
+
+def record_conversation_event(
+    conversation: Conversation, type: str, *, actor: Any, payload: dict[str, Any] | None = None
+) -> ConversationEvent:
+    return ConversationEvent.objects.create(
+        brand_id=conversation.brand_id,
+        conversation=conversation,
+        type=type,
+        payload=payload or {},
+        **actor_fields(actor),
+    )

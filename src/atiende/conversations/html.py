@@ -1,0 +1,67 @@
+"""Making customer and agent HTML safe to store and show.
+
+Everything that ends up in ``Message.body_html`` passes :func:`sanitize_html`: scripts, styles,
+frames, forms, event handlers and ``javascript:`` links are removed; remote images are kept as
+data but the workspace decides whether to load them.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+
+import nh3
+
+_ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "caption", "code", "col", "colgroup", "dd", "del", "div",
+    "dl", "dt", "em", "font", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd",
+    "li", "ol", "p", "pre", "q", "s", "small", "span", "strike", "strong", "sub", "sup", "table",
+    "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul",
+}  # fmt: skip
+_ALLOWED_ATTRIBUTES = {
+    "*": {"title", "lang", "dir"},
+    "a": {"href", "name"},
+    "img": {"src", "alt", "width", "height"},
+    "td": {"colspan", "rowspan", "align", "valign"},
+    "th": {"colspan", "rowspan", "align", "valign", "scope"},
+    "col": {"span"},
+    "font": {"color"},
+    "ol": {"start", "type"},
+}
+_URL_SCHEMES = {"http", "https", "mailto", "tel", "cid", "data"}
+_WHITESPACE = re.compile(r"[ \t\r\f\v]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def sanitize_html(raw: str) -> str:
+    """Safe HTML for ``raw``: an allow-list of tags and attributes, links that open safely."""
+    if not raw:
+        return ""
+    return nh3.clean(
+        raw,
+        tags=_ALLOWED_TAGS,
+        attributes=_ALLOWED_ATTRIBUTES,
+        url_schemes=_URL_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
+
+
+def text_from_html(raw: str) -> str:
+    """A readable plain-text version of HTML, for previews, search and HTML-only mail."""
+    if not raw:
+        return ""
+    with_breaks = re.sub(r"(?i)<\s*(br|/p|/div|/li|/tr|/h[1-6])\s*/?>", "\n", raw)
+    without_tags = nh3.clean(with_breaks, tags=set(), strip_comments=True)
+    text = html_lib.unescape(without_tags)
+    lines = [_WHITESPACE.sub(" ", line).strip() for line in text.split("\n")]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def preview_line(text: str, limit: int = 160) -> str:
+    """The start of ``text`` as one line, cut to ``limit`` characters.
+
+    Lines are joined rather than taking the first one, which in mail is often only "Hola, Ana:".
+    """
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"

@@ -1,0 +1,58 @@
+"""``atiende worker``: the background task consumer (huey).
+
+Run exactly one worker with periodic tasks (mail polling, clean-ups); start any others with
+``--no-periodic`` so periodic jobs are not enqueued twice.
+
+SIGTERM (what systemd, Docker and ``atiende demo`` send) stops gracefully: tasks already running
+may finish for up to ``--shutdown-timeout`` seconds. SIGINT (Ctrl-C) stops at once; an interrupted
+task's transaction rolls back and huey reports it as interrupted.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, cast
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Run the background task consumer."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        huey_settings = cast(dict[str, Any], settings.HUEY)
+        default_threads = huey_settings.get("consumer", {}).get("workers", 2)
+        parser.add_argument(
+            "--threads",
+            type=int,
+            default=default_threads,
+            help=f"tasks run at once, one thread each (default {default_threads}, from "
+            "ATIENDE_WORKER_THREADS)",
+        )
+        parser.add_argument(
+            "--no-periodic",
+            action="store_true",
+            help="do not enqueue periodic tasks (for every consumer but one)",
+        )
+        parser.add_argument(
+            "--shutdown-timeout",
+            type=float,
+            default=10.0,
+            help="seconds running tasks may take to finish after SIGTERM (default 10)",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        # run_huey gives the "huey" logger its own handler unless it has one; ours already reach
+        # the console through the root logger, so that would print every line twice.
+        logging.getLogger("huey").addHandler(logging.NullHandler())
+        call_command(
+            "run_huey",
+            workers=options["threads"],
+            worker_type="thread",
+            periodic=not options["no_periodic"],
+            graceful_signal="TERM",
+            shutdown_timeout=options["shutdown_timeout"],
+            verbosity=options["verbosity"],
+        )

@@ -1,0 +1,113 @@
+"""The environment switches the database, the real-time layer and the task queue; with Redis, a
+notice sent by one process reaches a listener in another."""
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from asgiref.sync import async_to_sync
+
+PROBE = """
+import json, django
+django.setup()
+from django.conf import settings
+print(json.dumps({
+    "database": settings.DATABASES["default"]["ENGINE"],
+    "layer": settings.CHANNEL_LAYERS["default"]["BACKEND"],
+    "queue": settings.HUEY["huey_class"],
+    "sqlite_options": settings.DATABASES["default"].get("OPTIONS", {}),
+}))
+"""
+
+
+def run_python(code: str, tmp_path, **env: str) -> str:
+    clean = {
+        key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "REDIS_URL"}
+    }
+    clean.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "atiende.config.settings",
+            "ATIENDE_DATA_DIR": str(tmp_path),
+            **env,
+        }
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env=clean,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+
+
+def test_no_environment_means_sqlite_in_wal_with_immediate_transactions(tmp_path):
+    config = json.loads(run_python(PROBE, tmp_path))
+    assert config["database"] == "django.db.backends.sqlite3"
+    assert config["sqlite_options"]["transaction_mode"] == "IMMEDIATE"
+    assert "journal_mode=WAL" in config["sqlite_options"]["init_command"]
+    assert config["layer"] == "channels.layers.InMemoryChannelLayer"
+    assert config["queue"] == "huey.SqliteHuey"
+    assert (tmp_path / "secret_key").exists()
+
+
+def test_database_url_and_redis_url_switch_to_postgresql_and_redis(tmp_path):
+    config = json.loads(
+        run_python(
+            PROBE,
+            tmp_path,
+            DATABASE_URL="postgres://u:p@127.0.0.1:5432/x",
+            REDIS_URL="redis://127.0.0.1:6379/15",
+        )
+    )
+    assert config["database"] == "django.db.backends.postgresql"
+    assert config["layer"] == "channels_redis.core.RedisChannelLayer"
+    assert config["queue"] == "huey.RedisHuey"
+
+
+@pytest.fixture
+def redis_url():
+    """CI starts Redis and names it in ATIENDE_TEST_REDIS_URL: there, no Redis is a failure."""
+    import redis
+
+    url = os.environ.get("ATIENDE_TEST_REDIS_URL")
+    candidate = url or "redis://127.0.0.1:6379/15"
+    try:
+        redis.Redis.from_url(candidate, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        if url:
+            raise
+        pytest.skip("no Redis on 127.0.0.1:6379 (CI sets ATIENDE_TEST_REDIS_URL and requires it)")
+    return candidate
+
+
+def test_a_notice_from_another_process_arrives_through_redis(redis_url, tmp_path):
+    from channels_redis.core import RedisChannelLayer
+
+    layer = RedisChannelLayer(hosts=[redis_url])
+    group = f"brand.test-{os.getpid()}"
+
+    async def listen_while_another_process_sends() -> dict:
+        channel = await layer.new_channel()
+        await layer.group_add(group, channel)
+        try:
+            sender = (
+                "import django; django.setup()\n"
+                "from atiende.core.realtime import notify_on_commit\n"
+                f"notify_on_commit('message.received', {{'conversation': 7}}, audience=[{group!r}])\n"
+            )
+            await asyncio.to_thread(run_python, sender, tmp_path, REDIS_URL=redis_url)
+            return await asyncio.wait_for(layer.receive(channel), timeout=10)
+        finally:
+            await layer.group_discard(group, channel)
+            await layer.flush()
+
+    message = async_to_sync(listen_while_another_process_sends)()
+    assert message == {
+        "type": "atiende.event",
+        "kind": "message.received",
+        "data": {"conversation": 7},
+    }

@@ -1,0 +1,343 @@
+"""Every change to customers, their identities, organizations and orders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from atiende.accounts.permissions import Actor, actor_fields, require
+from atiende.accounts.roles import Capability
+from atiende.brands.models import Brand
+from atiende.core.actions import action
+from atiende.customers import crn as crn_scheme
+from atiende.customers.events import CustomerEventType, record_customer_event
+from atiende.customers.identities import normalize_identity
+from atiende.customers.models import (
+    Customer,
+    CustomerIdentity,
+    Order,
+    OrderStatus,
+    Organization,
+    OrganizationEvent,
+)
+
+# Each attempt draws a fresh random CRN; with 31⁶ bodies a repeat is rare, and ten in a row means
+# something other than chance (a broken random source), which must fail loudly.
+CRN_ATTEMPTS = 10
+
+EDITABLE_CUSTOMER_FIELDS = frozenset(
+    {
+        "name",
+        "organization",
+        "language",
+        "address_line",
+        "city",
+        "region",
+        "postal_code",
+        "country",
+        "consent_email",
+        "consent_phone",
+        "consent_marketing",
+        "custom_attributes",
+    }
+)
+
+
+@dataclass(frozen=True)
+class IdentityInput:
+    kind: str
+    value: str
+    network: str = ""
+    is_primary: bool = False
+
+
+def generate_crn() -> str:
+    """A new random CRN; a function of its own so tests can make collisions happen on purpose."""
+    return crn_scheme.generate()
+
+
+def _insert_with_fresh_crn(customer: Customer) -> None:
+    """Insert ``customer`` under a CRN no other customer has, even with concurrent writers.
+
+    The unique index decides: each attempt runs in a savepoint, and a clash on ``crn`` (another
+    process took the same number first) rolls back just that attempt and draws again.
+    """
+    for _attempt in range(CRN_ATTEMPTS):
+        customer.crn = generate_crn()
+        try:
+            with transaction.atomic():
+                customer.save(force_insert=True)
+        except IntegrityError as error:
+            if "crn" not in str(error).lower():
+                raise
+            customer.pk = None
+            customer._state.adding = True
+            continue
+        return
+    raise RuntimeError(f"No free CRN after {CRN_ATTEMPTS} attempts; is the random source broken?")
+
+
+def _normalized(brand: Brand, identity: IdentityInput) -> IdentityInput:
+    value = normalize_identity(
+        identity.kind, identity.value, network=identity.network, default_region=brand.country
+    )
+    return IdentityInput(
+        identity.kind,
+        value,
+        identity.network if identity.kind == "social" else "",
+        identity.is_primary,
+    )
+
+
+def _check_identities_free(
+    brand: Brand, identities: Sequence[IdentityInput], owner: Customer | None
+) -> None:
+    seen: set[tuple[str, str, str]] = set()
+    for identity in identities:
+        key = (identity.kind, identity.network, identity.value)
+        if key in seen:
+            raise ValidationError(
+                _("%(value)s is listed twice."),
+                code="duplicate_identity",
+                params={"value": identity.value},
+            )
+        seen.add(key)
+        holder = (
+            CustomerIdentity.objects.filter(
+                brand=brand, kind=identity.kind, network=identity.network, value=identity.value
+            )
+            .select_related("customer")
+            .first()
+        )
+        if holder is not None and holder.customer_id != (owner.pk if owner else None):
+            raise ValidationError(
+                _("%(value)s already belongs to customer %(crn)s."),
+                code="duplicate_identity",
+                params={"value": identity.value, "crn": holder.customer.crn_display},
+            )
+
+
+def _insert_identity(customer: Customer, identity: IdentityInput) -> CustomerIdentity:
+    try:
+        with transaction.atomic():
+            return CustomerIdentity.objects.create(
+                brand_id=customer.brand_id,
+                customer=customer,
+                kind=identity.kind,
+                network=identity.network,
+                value=identity.value,
+                is_primary=identity.is_primary,
+            )
+    except IntegrityError:
+        # Another writer claimed it between our check and our insert.
+        raise ValidationError(
+            _("%(value)s already belongs to another customer."),
+            code="duplicate_identity",
+            params={"value": identity.value},
+        ) from None
+
+
+def _check_organization(brand: Brand, organization: Organization | None) -> None:
+    if organization is not None and organization.brand_id != brand.pk:
+        raise ValidationError(_("The organization belongs to another brand."), code="wrong_brand")
+
+
+@action
+def create_customer(
+    *,
+    brand: Brand,
+    actor: Actor,
+    name: str = "",
+    identities: Sequence[IdentityInput] = (),
+    **fields: Any,
+) -> Customer:
+    """A new customer with a fresh CRN and their ways of contact, all or nothing.
+
+    An invalid or already-taken identity raises ValidationError and nothing is written.
+    """
+    require(actor, Capability.EDIT_CUSTOMERS, brand.pk)
+    unknown = set(fields) - EDITABLE_CUSTOMER_FIELDS
+    if unknown:
+        raise TypeError(f"Unknown customer fields: {', '.join(sorted(unknown))}")
+    _check_organization(brand, fields.get("organization"))
+    normalized = [_normalized(brand, identity) for identity in identities]
+    _check_identities_free(brand, normalized, owner=None)
+    customer = Customer(brand=brand, name=name.strip(), **fields)
+    customer.full_clean(exclude=["crn", "brand"])
+    _insert_with_fresh_crn(customer)
+    for identity in normalized:
+        _insert_identity(customer, identity)
+    record_customer_event(
+        customer,
+        CustomerEventType.CREATED,
+        actor=actor,
+        payload={"crn": customer.crn, "identities": [identity.value for identity in normalized]},
+    )
+    return customer
+
+
+@action
+def update_customer(*, customer: Customer, actor: Actor, **changes: Any) -> Customer:
+    require(actor, Capability.EDIT_CUSTOMERS, customer.brand_id)
+    unknown = set(changes) - EDITABLE_CUSTOMER_FIELDS
+    if unknown:
+        raise TypeError(f"Unknown customer fields: {', '.join(sorted(unknown))}")
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    _check_organization(customer.brand, changes.get("organization"))
+    before = {field: getattr(customer, field) for field in changes}
+    for field, value in changes.items():
+        setattr(customer, field, value)
+    customer.full_clean(exclude=["crn", "brand"])
+    changed = [field for field in changes if before[field] != getattr(customer, field)]
+    if not changed:
+        return customer
+    customer.save(update_fields=[*changed, "updated_at"])
+
+    def plain(value: Any) -> Any:
+        return value.pk if hasattr(value, "pk") else value
+
+    record_customer_event(
+        customer,
+        CustomerEventType.UPDATED,
+        actor=actor,
+        payload={
+            "changes": {
+                field: [plain(before[field]), plain(getattr(customer, field))] for field in changed
+            }
+        },
+    )
+    return customer
+
+
+@action
+def add_customer_identity(
+    *, customer: Customer, identity: IdentityInput, actor: Actor
+) -> CustomerIdentity:
+    require(actor, Capability.EDIT_CUSTOMERS, customer.brand_id)
+    normalized = _normalized(customer.brand, identity)
+    _check_identities_free(customer.brand, [normalized], owner=customer)
+    existing = CustomerIdentity.objects.filter(
+        customer=customer, kind=normalized.kind, network=normalized.network, value=normalized.value
+    ).first()
+    if existing is not None:
+        return existing
+    created = _insert_identity(customer, normalized)
+    record_customer_event(
+        customer,
+        CustomerEventType.IDENTITY_ADDED,
+        actor=actor,
+        payload={"kind": created.kind, "network": created.network, "value": created.value},
+    )
+    return created
+
+
+@action
+def record_identity_failure(
+    *, identity: CustomerIdentity, detail: str, actor: Actor
+) -> CustomerIdentity:
+    """Mark an address as failing (a bounce said so); agents see it beside the address."""
+    require(actor, Capability.EDIT_CUSTOMERS, identity.brand_id)
+    identity = (
+        CustomerIdentity.objects.select_for_update().select_related("customer").get(pk=identity.pk)
+    )
+    identity.failure_detail = detail[:500]
+    if identity.failing_since is None:
+        identity.failing_since = timezone.now()
+    identity.save(update_fields=["failing_since", "failure_detail"])
+    record_customer_event(
+        identity.customer,
+        CustomerEventType.IDENTITY_FAILING,
+        actor=actor,
+        payload={"kind": identity.kind, "value": identity.value, "detail": detail[:500]},
+    )
+    return identity
+
+
+@action
+def remove_customer_identity(*, identity: CustomerIdentity, actor: Actor) -> None:
+    require(actor, Capability.EDIT_CUSTOMERS, identity.brand_id)
+    customer = identity.customer
+    payload = {"kind": identity.kind, "network": identity.network, "value": identity.value}
+    identity.delete()
+    record_customer_event(
+        customer, CustomerEventType.IDENTITY_REMOVED, actor=actor, payload=payload
+    )
+
+
+@action
+def create_organization(
+    *, brand: Brand, name: str, actor: Actor, domain: str = "", notes: str = ""
+) -> Organization:
+    require(actor, Capability.EDIT_CUSTOMERS, brand.pk)
+    name = name.strip()
+    if not name:
+        raise ValidationError(_("An organization needs a name."), code="required")
+    if Organization.objects.filter(brand=brand, name__iexact=name).exists():
+        raise ValidationError(
+            _("There is already an organization called %(name)s."),
+            code="duplicate_organization",
+            params={"name": name},
+        )
+    organization = Organization.objects.create(
+        brand=brand, name=name, domain=domain.strip().lower(), notes=notes
+    )
+    OrganizationEvent.objects.create(
+        brand=brand,
+        organization=organization,
+        type=CustomerEventType.ORGANIZATION_CREATED,
+        payload={"name": name},
+        **actor_fields(actor),
+    )
+    return organization
+
+
+@action
+def record_order(
+    *,
+    customer: Customer,
+    actor: Actor,
+    number: str,
+    amount: Decimal,
+    currency: str,
+    placed_at: datetime,
+    status: str = OrderStatus.PENDING,
+    items: Iterable[dict[str, Any]] = (),
+    promised_delivery_on: date | None = None,
+    delivered_on: date | None = None,
+) -> Order:
+    """Create or update the customer's order ``number`` (orders arrive from shops by API or CSV)."""
+    require(actor, Capability.EDIT_CUSTOMERS, customer.brand_id)
+    order = (
+        Order.objects.select_for_update().filter(brand_id=customer.brand_id, number=number).first()
+    )
+    if order is not None and order.customer_id != customer.pk:
+        raise ValidationError(
+            _("Order %(number)s belongs to another customer."),
+            code="order_of_other_customer",
+            params={"number": number},
+        )
+    order = order or Order(brand_id=customer.brand_id, customer=customer, number=number)
+    order.status = status
+    order.items = list(items)
+    order.amount = Decimal(amount)
+    order.currency = currency.upper()
+    order.placed_at = placed_at
+    order.promised_delivery_on = promised_delivery_on
+    order.delivered_on = delivered_on
+    order.full_clean(exclude=["brand", "customer"])
+    order.save()
+    record_customer_event(
+        customer,
+        CustomerEventType.ORDER_RECORDED,
+        actor=actor,
+        payload={"order": order.pk, "number": number, "status": status},
+    )
+    return order

@@ -1,0 +1,174 @@
+"""A conversation's timeline as the agent reads it: messages and what happened, in order.
+
+An event that only records a message arriving or being sent is left out, since the message itself
+is on the timeline; an event that also changed something (a customer reply that reopened the case)
+is kept for that change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db.models import QuerySet, TextChoices
+from django.utils.text import capfirst
+from django.utils.translation import gettext as _
+
+from atiende.accounts.queries import colleagues_visible_to, teams_visible_to
+from atiende.conversations.events import ConversationEventType
+from atiende.conversations.models import (
+    Conversation,
+    ConversationEvent,
+    ConversationStatus,
+    Message,
+    Priority,
+)
+from atiende.conversations.queries import events_of, messages_of
+
+_MESSAGE_EVENT_TYPES = {
+    ConversationEventType.CREATED,
+    ConversationEventType.MESSAGE_RECEIVED,
+    ConversationEventType.MESSAGE_SENT,
+    ConversationEventType.NOTE_ADDED,
+}
+_CHOICE_FIELDS: dict[str, type[TextChoices]] = {
+    "status": ConversationStatus,
+    "priority": Priority,
+}
+# Changes shown with their values; a category change is told by the event's title alone.
+_SHOWN_FIELDS = ("status", "priority", "assignee", "team", "tags")
+_UNKNOWN = "—"
+
+
+@dataclass(frozen=True)
+class Change:
+    field: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class EventSummary:
+    event: ConversationEvent
+    title: str
+    actor: str
+    changes: list[Change] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    message: Message | None = None
+    event: EventSummary | None = None
+
+
+def timeline_for(conversation: Conversation, *, viewer: Any) -> list[TimelineEntry]:
+    """The timeline of a conversation ``viewer`` may see, in a fixed number of queries.
+
+    People and teams that events mention by id are named if ``viewer`` may see them.
+    """
+    events = list(events_of(conversation, viewer=viewer))
+    people = _names(colleagues_visible_to(viewer), _referenced_ids(events, "assignee"))
+    teams = _names(teams_visible_to(viewer), _referenced_ids(events, "team"))
+    return timeline_of(messages_of(conversation, viewer=viewer), events, people=people, teams=teams)
+
+
+def _referenced_ids(events: Iterable[ConversationEvent], changed_field: str) -> set[int]:
+    """Ids that the events' ``changes`` of ``changed_field`` mention (people or teams to name)."""
+    ids: set[int] = set()
+    for event in events:
+        values = _changes(event).get(changed_field)
+        if isinstance(values, list):
+            ids.update(value for value in values if isinstance(value, int))
+    return ids
+
+
+def timeline_of(
+    messages: Iterable[Message],
+    events: Iterable[ConversationEvent],
+    *,
+    people: Mapping[int, str],
+    teams: Mapping[int, str],
+) -> list[TimelineEntry]:
+    """Messages and meaningful events by time; a message comes before its own event."""
+    entries = [
+        (message.created_at, 0, TimelineEntry(at=message.created_at, message=message))
+        for message in messages
+    ]
+    for event in events:
+        summary = _summary(event, people=people, teams=teams)
+        if summary is not None:
+            entries.append((event.created_at, 1, TimelineEntry(at=event.created_at, event=summary)))
+    entries.sort(key=lambda item: (item[0], item[1]))
+    return [entry for _at, _order, entry in entries]
+
+
+def _names(candidates: QuerySet[Any], ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return {row.pk: str(row) for row in candidates.filter(pk__in=ids)}
+
+
+def _changes(event: ConversationEvent) -> dict[str, Any]:
+    changes = event.payload.get("changes") if isinstance(event.payload, dict) else None
+    return changes if isinstance(changes, dict) else {}
+
+
+def _summary(
+    event: ConversationEvent, *, people: Mapping[int, str], teams: Mapping[int, str]
+) -> EventSummary | None:
+    changes = _changes(event)
+    if event.type in _MESSAGE_EVENT_TYPES and not changes:
+        return None
+    lines = []
+    for name in _SHOWN_FIELDS:
+        values = changes.get(name)
+        if isinstance(values, list) and len(values) == 2:
+            before, after = values
+            lines.append(
+                Change(
+                    field=_field_label(name),
+                    before=_value_label(name, before, people=people, teams=teams),
+                    after=_value_label(name, after, people=people, teams=teams),
+                )
+            )
+    return EventSummary(
+        event=event, title=_event_title(event.type), actor=_actor_name(event), changes=lines
+    )
+
+
+def _event_title(event_type: str) -> str:
+    try:
+        return str(ConversationEventType(event_type).label)
+    except ValueError:
+        return event_type
+
+
+def _actor_name(event: ConversationEvent) -> str:
+    if event.actor is not None:
+        return str(event.actor)
+    return _("System")
+
+
+def _field_label(name: str) -> str:
+    model_field = Conversation._meta.get_field(name)
+    return str(capfirst(getattr(model_field, "verbose_name", name)))
+
+
+def _value_label(
+    name: str, value: Any, *, people: Mapping[int, str], teams: Mapping[int, str]
+) -> str:
+    if name in _CHOICE_FIELDS:
+        try:
+            return str(_CHOICE_FIELDS[name](value).label)
+        except ValueError:
+            return str(value)
+    if name == "tags":
+        return ", ".join(str(tag) for tag in value) if value else _("no tags")
+    if name == "assignee":
+        return _("nobody") if value is None else people.get(value, _UNKNOWN)
+    if name == "team":
+        return _("no team") if value is None else teams.get(value, _UNKNOWN)
+    return _UNKNOWN
