@@ -13,7 +13,11 @@ from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
-_UNSAFE_FILENAME_CHARACTERS = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
+# Path separators, control characters, characters Windows forbids, and the invisible bidi and
+# zero-width controls that make "factura\u202efdp.exe" display as "factura exe.pdf".
+_UNSAFE_FILENAME_CHARACTERS = re.compile(
+    r'[\x00-\x1f\x7f/\\:*?"<>|\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]+'
+)
 _TEXT_TYPES = {
     "text/plain",
     "text/csv",

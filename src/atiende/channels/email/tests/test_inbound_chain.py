@@ -245,7 +245,8 @@ def test_hostile_mail_is_handled_safely(brand, support_address, settings):
     first = ingest(brand, raw)
     second = ingest(brand, html)
     assert first.status == second.status == InboundStatus.DONE
-    assert "Bcc" not in first.conversation.subject or "\n" not in first.conversation.subject
+    # The folded "Bcc:" is part of the subject's text, on one line: never a header of its own.
+    assert first.conversation.subject == "Hola Bcc: victima@example.com"
     assert not first.message.attachments.exists()
     assert "grande.bin" in first.notes
     assert "script" not in second.message.body_html
@@ -266,6 +267,51 @@ def test_ten_thousand_mime_parts_do_not_take_the_service_down(brand, support_add
     inbound = ingest(brand, raw)
     assert inbound.status == InboundStatus.DONE
     assert inbound.outcome == InboundOutcome.CREATED
+    # Visible to whoever looks at the inbound message: the rest was not read.
+    assert "stopped after 500 parts" in inbound.notes
+
+
+def test_a_25_mb_attachment_is_kept_whole(brand, support_address):
+    # The real default limit (25 MiB) and a real 25 MB file: stored intact, not held in a column.
+    content = bytes(range(256)) * (25_000_000 // 256)
+    inbound = ingest(
+        brand,
+        mail(
+            subject="Contrato escaneado",
+            attachments=[("contrato.pdf", b"%PDF-1.7\n" + content, "application", "pdf")],
+        ),
+    )
+    assert inbound.status == InboundStatus.DONE
+    stored = inbound.message.attachments.get()
+    assert stored.size == len(content) + len(b"%PDF-1.7\n")
+    assert stored.content_type == "application/pdf"
+    with stored.file.open("rb") as handle:
+        assert handle.read(9) == b"%PDF-1.7\n"
+
+
+def test_a_zip_bomb_with_a_hostile_name_is_stored_unopened_and_renamed(brand, support_address):
+    import io
+    import zipfile
+
+    # 200 MB of zeros compress to about 200 kB: we never expand archives, so it stays small.
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("ceros.bin", b"\0" * 200_000_000)
+    hostile_name = "../../etc/cron.d/factura\u202efdp.zip"
+    inbound = ingest(
+        brand,
+        mail(
+            subject="Factura",
+            attachments=[(hostile_name, bomb.getvalue(), "application", "zip")],
+        ),
+    )
+    assert inbound.status == InboundStatus.DONE
+    stored = inbound.message.attachments.get()
+    assert stored.size == len(bomb.getvalue()) < 1_000_000
+    assert stored.filename == "factura_fdp.zip"
+    assert stored.content_type == "application/zip"
+    assert ".." not in stored.file.name
+    assert "\u202e" not in stored.file.name
 
 
 def _corpus_files() -> list[Path]:
