@@ -14,7 +14,10 @@ Conventions
 * Intervals are local wall-clock times ``("HH:MM", "HH:MM")``, start included, end excluded;
   ``"24:00"`` is the midnight that ends the day. An interval whose end is not after its start
   runs past midnight and belongs to the day it starts on: a closed date or replacement hours on
-  that day govern the whole shift, including its hours after midnight.
+  that day govern the whole shift, including its hours after midnight. The intervals of one day
+  may touch but not overlap (a ``ValueError`` names them). Forms that edit calendars ask
+  explicitly whether an interval runs past midnight, so that a typo is not taken for a night
+  shift; this module takes the order of the two times as that answer.
 * Breaks are removed from the wall clock of their date (one running past midnight continues on
   the next date).
 * A result that lands exactly on the end of an interval is that end instant, not the next
@@ -32,6 +35,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Container, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -99,7 +103,18 @@ def _intervals(intervals: Iterable[Interval]) -> tuple[tuple[int, int], ...]:
         if end == start:
             raise ValueError(f"The interval {start_text}-{end_text} is empty")
         parsed.append((start, end if end > start else end + _DAY_SECONDS))
-    return tuple(sorted(parsed))
+    parsed.sort()
+    for (first_start, first_end), (second_start, _second_end) in pairwise(parsed):
+        if second_start < first_end:
+            raise ValueError(
+                f"The intervals starting at {_clock_text(first_start)} and "
+                f"{_clock_text(second_start)} overlap"
+            )
+    return tuple(parsed)
+
+
+def _clock_text(seconds: int) -> str:
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
 
 
 def _merge(segments: list[tuple[int, int]]) -> list[tuple[int, int]]:

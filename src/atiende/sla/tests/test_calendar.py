@@ -120,12 +120,19 @@ def _clock_text(quarter: int) -> str:
 
 @st.composite
 def intervals(draw, max_size=2):
-    found = []
-    for _ in range(draw(st.integers(0, max_size))):
-        start = draw(st.integers(0, 95))
-        end = draw(st.integers(0, 96).filter(lambda value, start=start: value != start))
-        if end == 96 or end > start or draw(st.booleans()):
-            found.append((_clock_text(start), _clock_text(end) if end < 96 else "24:00"))
+    """Non-overlapping intervals of one day, sometimes ending at 24:00 or running past midnight."""
+    count = draw(st.integers(0, max_size))
+    points = sorted(draw(st.sets(st.integers(0, 96), min_size=2 * count, max_size=2 * count)))
+    found = [
+        (_clock_text(start), _clock_text(end) if end < 96 else "24:00")
+        for start, end in zip(points[::2], points[1::2], strict=True)
+    ]
+    last_end = points[-1] if points else 0
+    if last_end < 95 and draw(st.booleans()):
+        start = draw(st.integers(last_end, 95))
+        end = draw(st.integers(0, 95).filter(lambda value, start=start: value != start))
+        # end < start: a night shift into the next day; else one more interval of this day.
+        found.append((_clock_text(start), _clock_text(end)))
     return found
 
 
@@ -311,6 +318,8 @@ def test_results_keep_the_time_zone_they_were_given_and_long_spans_are_exact():
         ({"monday": [("09:00", "17:00")]}, "Unknown weekdays"),
         ({"mon": [("24:00", "02:00")]}, "cannot start at 24:00"),
         ({"mon": [("nine", "17:00")]}, "not a time of day"),
+        ({"mon": [("09:00", "14:00"), ("13:00", "18:00")]}, "09:00 and 13:00 overlap"),
+        ({"mon": [("20:00", "02:00"), ("23:00", "24:00")]}, "20:00 and 23:00 overlap"),
     ],
 )
 def test_bad_hours_are_refused_in_words(weekly, message):
