@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "atiende.channels.email",
     "atiende.pipeline",
     "atiende.conversations",
+    "atiende.sla",
     "atiende.web",
     "atiende.demo",
 ]

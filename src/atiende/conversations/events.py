@@ -7,6 +7,7 @@ pairs, so the timeline, webhooks and analytics read one row per thing that happe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db import models
@@ -30,13 +31,30 @@ class ConversationEventType(models.TextChoices):
     DELIVERY_UPDATED = "message.delivery_updated", _("Delivery updated")
 
 
+EventListener = Callable[[Conversation, ConversationEvent], None]
+_listeners: list[EventListener] = []
+
+
+def listen_to_conversation_events(listener: EventListener) -> None:
+    """Call ``listener`` after every conversation event, inside the same transaction.
+
+    For features that keep state derived from conversations (SLA timers): their update commits
+    or rolls back with the change that caused it. Registered from an app's ``ready()``.
+    """
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
 def record_conversation_event(
     conversation: Conversation, type: str, *, actor: Any, payload: dict[str, Any] | None = None
 ) -> ConversationEvent:
-    return ConversationEvent.objects.create(
+    event = ConversationEvent.objects.create(
         brand_id=conversation.brand_id,
         conversation=conversation,
         type=type,
         payload=payload or {},
         **actor_fields(actor),
     )
+    for listener in _listeners:
+        listener(conversation, event)
+    return event

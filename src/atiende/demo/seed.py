@@ -49,6 +49,9 @@ from atiende.customers.actions import (
 from atiende.customers.models import Customer, Order, OrderStatus, Organization
 from atiende.demo import history, logins, telco_norte, tienda_sol
 from atiende.demo.catalog import BrandPlan, City
+from atiende.sla.actions import save_calendar, save_policy
+from atiende.sla.calendar import WEEKDAYS
+from atiende.sla.models import PolicyScope
 
 BRANDS = (tienda_sol.PLAN, telco_norte.PLAN)
 ACTOR_LABEL = "demo"
@@ -123,6 +126,7 @@ def _seed_brand(
         is_default=True,
         actor=actor,
     )
+    _seed_service_levels(plan, brand, actor)
     categories = {
         topic.category: Category.objects.create(brand=brand, name=topic.category)
         for topic in plan.topics
@@ -141,6 +145,45 @@ def _seed_brand(
         actor=actor,
         scale=scale,
         progress=progress,
+    )
+
+
+# Office hours and the region whose public holidays close the office, per country.
+_OFFICE_HOURS = {
+    "ES": ("MD", {day: [["09:00", "14:00"], ["15:00", "18:00"]] for day in WEEKDAYS[:5]}),
+    "MX": (
+        "",  # the holidays package knows Mexico's national holidays, no state lists
+        {**{day: [["08:00", "20:00"]] for day in WEEKDAYS[:5]}, "sat": [["09:00", "14:00"]]},
+    ),
+}
+
+
+def _seed_service_levels(plan: BrandPlan, brand: Brand, actor: SystemActor) -> None:
+    """A business calendar and a two-level SLA: a corporate default and a faster one for urgent
+    cases, so the demo's open conversations show deadlines, warnings and breaches."""
+    known = plan.country in _OFFICE_HOURS
+    region, weekly = _OFFICE_HOURS.get(plan.country, ("", _OFFICE_HOURS["ES"][1]))
+    calendar = save_calendar(
+        brand=brand,
+        actor=actor,
+        name=f"Horario {plan.name}",
+        time_zone=plan.time_zone,
+        weekly=weekly,
+        holiday_country=plan.country if known else "",
+        holiday_subdivision=region,
+    )
+    save_policy(
+        brand=brand,
+        actor=actor,
+        name="ANS corporativo",
+        scope=PolicyScope.BRAND,
+        calendar=calendar,
+        targets=[
+            {"metric": "first_response", "priority": "", "minutes": 8 * 60},
+            {"metric": "first_response", "priority": "urgent", "minutes": 60},
+            {"metric": "next_response", "priority": "", "minutes": 16 * 60},
+            {"metric": "resolution", "priority": "", "minutes": 5 * 8 * 60},
+        ],
     )
 
 

@@ -1,0 +1,49 @@
+"""SLA work in the background: checks at the exact instant of a warning or a breach, escalation,
+recomputing open conversations after a policy change, and a sweep for checks that were lost."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from huey import crontab
+from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
+
+from atiende.sla import actions
+from atiende.sla.models import SlaTimer
+
+logger = logging.getLogger(__name__)
+
+
+@db_task()
+def check_timer_task(timer_id: int) -> None:
+    """Runs at a warning's or a deadline's instant; re-checks, so a late or repeated run is harmless."""
+    actions.check_timer(timer_id)
+
+
+@db_task()
+def escalate_breach_task(timer_id: int) -> None:
+    actions.escalate_breach(timer_id)
+
+
+@db_task()
+def recompute_brand_timers_task(brand_id: int) -> None:
+    count = actions.recompute_brand_timers(brand_id)
+    logger.info("SLA timers recomputed for %s open conversations of brand %s", count, brand_id)
+
+
+@db_periodic_task(crontab(minute="*"))
+def sweep_due_timers_task() -> None:
+    """Every minute: warnings and breaches whose scheduled check was lost (a queue emptied)."""
+    actions.sweep_due_timers()
+
+
+def schedule_checks(timer_id: int, instants: list[datetime]) -> None:
+    """Schedule a check at each instant, revoking the checks this timer had scheduled before."""
+    timer = SlaTimer.objects.filter(pk=timer_id).only("scheduled_checks").first()
+    if timer is None:
+        return
+    for task_id in timer.scheduled_checks or []:
+        HUEY.revoke_by_id(task_id)
+    task_ids = [check_timer_task.schedule((timer_id,), eta=instant).id for instant in instants]
+    SlaTimer.objects.filter(pk=timer_id).update(scheduled_checks=task_ids)

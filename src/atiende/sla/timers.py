@@ -1,0 +1,349 @@
+"""Each conversation's SLA timers, derived from its recorded facts (SL2, SL4).
+
+Whenever something that can change a deadline happens (a message, a reply, a status, priority,
+team or category change), :func:`refresh_timers` recomputes the conversation's timers from what is
+stored: its messages, its status history and the policy that applies now. Deriving instead of
+patching makes the result the same however late, repeated or out of order the triggers are.
+
+* First response: from the conversation's start to the first agent reply (an automatic
+  acknowledgement is not a response). Solving the case before any reply stops it.
+* Next response: every customer message that arrives when none is waiting, after the first
+  response, starts a wait that the next agent reply ends.
+* Resolution: from the start (and again from each reopening) until the case is solved or closed.
+
+Time in a paused status (pending on the customer, on hold, as the policy says) does not count.
+A warning and a breach are recorded once each, when they happen: at their exact instant by a
+scheduled check, or by the next refresh if that check came late (a stopped worker).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from atiende.conversations.models import Conversation, ConversationEvent, Message
+from atiende.core.actors import system_actor
+from atiende.core.realtime import notify_on_commit
+from atiende.sla.calendar import WEEKDAYS, BusinessCalendar
+from atiende.sla.models import Metric, SlaEvent, SlaTimer, TimerState
+from atiende.sla.policies import Resolution, brand_policies, resolve
+
+logger = logging.getLogger(__name__)
+
+# Events after which deadlines may move; others (notes, tags, delivery reports) cannot.
+RELEVANT_EVENTS = frozenset(
+    {
+        "conversation.created",
+        "message.received",
+        "message.sent",
+        "conversation.status_changed",
+        "conversation.priority_changed",
+        "conversation.assigned",
+        "conversation.categorized",
+    }
+)
+FINISHED = frozenset({"solved", "closed"})
+AROUND_THE_CLOCK = BusinessCalendar("UTC", {day: [("00:00", "24:00")] for day in WEEKDAYS})
+SLA_ACTOR = system_actor("sla")
+
+
+@dataclass
+class Cycle:
+    metric: str
+    cycle: int
+    started_at: datetime
+    met_at: datetime | None = None
+    stopped_at: datetime | None = None
+
+
+def on_conversation_event(conversation: Conversation, event: ConversationEvent) -> None:
+    if event.type in RELEVANT_EVENTS:
+        refresh_timers(conversation)
+
+
+def _status_history(conversation: Conversation) -> list[tuple[datetime, str]]:
+    """(since, status) from the start, as recorded in the conversation's events."""
+    history = [(conversation.created_at, "new")]
+    rows = (
+        ConversationEvent.objects.filter(conversation=conversation)
+        .order_by("created_at", "id")
+        .values_list("created_at", "payload")
+    )
+    for created_at, payload in rows:
+        change = (
+            (payload or {}).get("changes", {}).get("status") if isinstance(payload, dict) else None
+        )
+        if isinstance(change, list | tuple) and len(change) == 2 and change[1] != history[-1][1]:
+            history.append((created_at, change[1]))
+    if history[-1][1] != conversation.status:
+        # A status set without an event of its own (an imported archive): true since the last change.
+        history.append((max(conversation.updated_at, history[-1][0]), conversation.status))
+    return history
+
+
+def derive_cycles(
+    created_at: datetime,
+    messages: Iterable[tuple[str, str, datetime]],
+    statuses: list[tuple[datetime, str]],
+) -> list[Cycle]:
+    """The measurements a conversation's facts call for; pure, so it is tested on its own.
+
+    ``messages``: (direction, author kind, created at) in order, notes excluded.
+    """
+    cycles: list[Cycle] = []
+    finished_at = [since for since, status in statuses if status in FINISHED]
+
+    def first_finish_after(moment: datetime) -> datetime | None:
+        return next((since for since in finished_at if since >= moment), None)
+
+    replies = [
+        at for direction, author, at in messages if direction == "outbound" and author == "agent"
+    ]
+    first_reply = replies[0] if replies else None
+    finish = first_finish_after(created_at)
+    if first_reply is not None and (finish is None or first_reply <= finish):
+        cycles.append(Cycle(Metric.FIRST_RESPONSE, 0, created_at, met_at=first_reply))
+    else:
+        # Solved before anyone answered (or not answered yet): nothing to measure after that.
+        cycles.append(Cycle(Metric.FIRST_RESPONSE, 0, created_at, stopped_at=finish))
+
+    if first_reply is not None:
+        waiting: Cycle | None = None
+        count = 0
+        for direction, author, at in messages:
+            if at <= first_reply:
+                continue
+            if waiting is not None:
+                finish = first_finish_after(waiting.started_at)
+                if finish is not None and finish <= at:
+                    waiting.stopped_at = finish
+                    waiting = None
+            if direction == "inbound" and waiting is None:
+                waiting = Cycle(Metric.NEXT_RESPONSE, count, at)
+                count += 1
+                cycles.append(waiting)
+            elif direction == "outbound" and author == "agent" and waiting is not None:
+                waiting.met_at = at
+                waiting = None
+        if waiting is not None:
+            waiting.stopped_at = first_finish_after(waiting.started_at)
+
+    # Resolution: each stretch from the start, or a reopening, to solved/closed.
+    start: datetime | None = created_at
+    count = 0
+    for since, status in statuses[1:]:
+        if status in FINISHED and start is not None:
+            cycles.append(Cycle(Metric.RESOLUTION, count, start, met_at=since))
+            count += 1
+            start = None
+        elif status not in FINISHED and start is None:
+            start = since
+    if start is not None:
+        cycles.append(Cycle(Metric.RESOLUTION, count, start))
+    return cycles
+
+
+def _pauses(
+    statuses: list[tuple[datetime, str]], paused: frozenset[str], until: datetime
+) -> list[tuple[datetime, datetime]]:
+    """Stretches spent in a paused status, the last one (if still paused) ending at ``until``."""
+    spans = []
+    for index, (since, status) in enumerate(statuses):
+        if status in paused:
+            end = statuses[index + 1][0] if index + 1 < len(statuses) else until
+            if end > since:
+                spans.append((since, end))
+    return spans
+
+
+def refresh_timers(conversation: Conversation, *, now: datetime | None = None) -> list[SlaTimer]:
+    """Recompute the conversation's timers; record warnings and breaches that are due."""
+    now = now or timezone.now()
+    policies = brand_policies(conversation.brand_id)
+    if not policies:
+        return []  # a brand without policies has never had a timer either
+    resolution = resolve(conversation, policies)
+    existing = {
+        (timer.metric, timer.cycle): timer
+        for timer in SlaTimer.objects.filter(conversation=conversation)
+    }
+    if resolution is None and not existing:
+        return []
+    messages = list(
+        Message.objects.filter(conversation=conversation)
+        .exclude(direction="internal")
+        .order_by("created_at", "id")
+        .values_list("direction", "author_kind", "created_at")
+    )
+    statuses = _status_history(conversation)
+    cycles = derive_cycles(conversation.created_at, messages, statuses)
+    current_status = statuses[-1][1]
+    kept: list[SlaTimer] = []
+    seen = set()
+    for cycle in cycles:
+        seen.add((cycle.metric, cycle.cycle))
+        chosen = resolution.targets.get(cycle.metric) if resolution else None
+        timer = existing.get((cycle.metric, cycle.cycle))
+        if chosen is None or resolution is None:
+            if timer is not None and timer.state in (TimerState.RUNNING, TimerState.PAUSED):
+                _save(timer, state=TimerState.STOPPED, due_at=None, warn_at=None)
+            continue
+        timer = _apply(
+            conversation, timer, cycle, resolution, chosen.minutes, statuses, current_status, now
+        )
+        kept.append(timer)
+    for key, timer in existing.items():
+        if key not in seen and timer.state in (TimerState.RUNNING, TimerState.PAUSED):
+            _save(timer, state=TimerState.STOPPED, due_at=None, warn_at=None)
+    return kept
+
+
+def _apply(
+    conversation: Conversation,
+    timer: SlaTimer | None,
+    cycle: Cycle,
+    resolution: Resolution,
+    minutes: int,
+    statuses: list[tuple[datetime, str]],
+    current_status: str,
+    now: datetime,
+) -> SlaTimer:
+    calendar_row = resolution.calendar.value
+    calendar = calendar_row.business_calendar() if calendar_row is not None else AROUND_THE_CLOCK
+    paused = resolution.paused_statuses()
+    ended = cycle.met_at or cycle.stopped_at
+    target = timedelta(minutes=minutes)
+    if ended is not None:
+        # Pauses after the end cannot change whether the end came in time.
+        pauses = _pauses(statuses, paused, ended)
+        due = calendar.add(cycle.started_at, target, pauses=pauses)
+        state = TimerState.MET if cycle.met_at else TimerState.STOPPED
+        values: dict[str, Any] = {
+            "state": state,
+            "met_at": cycle.met_at,
+            "due_at": due,
+            "warn_at": None,
+        }
+    elif current_status in paused:
+        values = {"state": TimerState.PAUSED, "met_at": None, "due_at": None, "warn_at": None}
+    else:
+        pauses = _pauses(statuses, paused, now)
+        due = calendar.add(cycle.started_at, target, pauses=pauses)
+        warning = timedelta(minutes=minutes * resolution.warning_percent.value / 100)
+        warn = calendar.add(cycle.started_at, warning, pauses=pauses) if warning else None
+        values = {"state": TimerState.RUNNING, "met_at": None, "due_at": due, "warn_at": warn}
+    values.update(
+        policy=resolution.policy,
+        target_minutes=minutes,
+        started_at=cycle.started_at,
+        explanation=resolution.explain_target(cycle.metric),
+    )
+    if timer is None:
+        timer = SlaTimer.objects.create(
+            brand_id=conversation.brand_id,
+            conversation=conversation,
+            metric=cycle.metric,
+            cycle=cycle.cycle,
+            **values,
+        )
+        changed = True
+    else:
+        changed = _save(timer, **values)
+    _record_due_facts(conversation, timer, resolution, now)
+    if changed and timer.state == TimerState.RUNNING:
+        _schedule_checks(timer)
+    return timer
+
+
+def _save(timer: SlaTimer, **values: Any) -> bool:
+    changed = [name for name, value in values.items() if getattr(timer, name) != value]
+    if not changed:
+        return False
+    for name in changed:
+        setattr(timer, name, values[name])
+    timer.save(update_fields=[*changed, "updated_at"])
+    return True
+
+
+def _record_due_facts(
+    conversation: Conversation, timer: SlaTimer, resolution: Resolution, now: datetime
+) -> None:
+    """Warnings and breaches whose instant has come, each recorded once."""
+    if (
+        timer.state == TimerState.RUNNING
+        and timer.warn_at
+        and timer.warned_at is None
+        and timer.warn_at <= now
+    ):
+        timer.warned_at = timer.warn_at
+        timer.save(update_fields=["warned_at", "updated_at"])
+        _record(conversation, timer, "sla.warning")
+    missed = (
+        timer.state == TimerState.RUNNING and timer.due_at is not None and timer.due_at <= now
+    ) or (
+        timer.state == TimerState.MET
+        and timer.met_at
+        and timer.due_at
+        and timer.met_at > timer.due_at
+    )
+    if missed and timer.breached_at is None:
+        timer.breached_at = timer.due_at
+        timer.save(update_fields=["breached_at", "updated_at"])
+        _record(conversation, timer, "sla.breached")
+        if timer.state == TimerState.RUNNING and (
+            resolution.breach_raises_priority.value or resolution.breach_team_id.value
+        ):
+            timer_id = timer.pk
+            transaction.on_commit(lambda: _escalate_later(timer_id))
+
+
+def _record(conversation: Conversation, timer: SlaTimer, kind: str) -> None:
+    SlaEvent.objects.create(
+        brand_id=conversation.brand_id,
+        conversation=conversation,
+        timer=timer,
+        type=kind,
+        payload={
+            "metric": timer.metric,
+            "cycle": timer.cycle,
+            "due_at": timer.due_at,
+            "target_minutes": timer.target_minutes,
+        },
+        actor_label=SLA_ACTOR.label,
+    )
+    logger.debug("%s: conversation %s, %s #%s", kind, conversation.pk, timer.metric, timer.cycle)
+    notify_on_commit(
+        kind,
+        {"conversation": conversation.pk, "metric": timer.metric},
+        [f"brand-{conversation.brand_id}"],
+    )
+
+
+def _schedule_checks(timer: SlaTimer) -> None:
+    instants = [
+        moment
+        for moment, done in ((timer.warn_at, timer.warned_at), (timer.due_at, timer.breached_at))
+        if moment and not done
+    ]
+    if not instants:
+        return
+    timer_id = timer.pk
+    transaction.on_commit(lambda: _schedule_later(timer_id, instants))
+
+
+def _schedule_later(timer_id: int, instants: list[datetime]) -> None:
+    from atiende.sla.tasks import schedule_checks
+
+    schedule_checks(timer_id, instants)
+
+
+def _escalate_later(timer_id: int) -> None:
+    from atiende.sla.tasks import escalate_breach_task
+
+    escalate_breach_task(timer_id)
