@@ -11,6 +11,8 @@ Usage:
 - ``atiende import-mail PATH... [--brand SLUG] [--json]``: import .eml files, folders and mbox
   files through the service chain.
 - ``atiende smtpd [--host H] [--port P]``: receive mail over SMTP for the brands' addresses.
+- ``atiende poll-mail [--once] [--interval SECONDS]``: read the brands' IMAP mailboxes (IDLE where
+  the server offers it for a single mailbox).
 - ``atiende manage COMMAND [ARGS...]``: any Django management command (migrate, ...).
 """
 
@@ -22,7 +24,7 @@ from collections.abc import Sequence
 
 SETTINGS_MODULE = "atiende.config.settings"
 # atiende NAME runs the management command of that name ("import-mail" runs import_mail).
-SHORTCUTS = {"demo", "serve", "worker", "import-mail", "smtpd"}
+SHORTCUTS = {"demo", "serve", "worker", "import-mail", "smtpd", "poll-mail"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,6 +18,8 @@ from django.utils.translation import gettext as _
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
+from atiende.channels.email.imap import poll_active_mailboxes, poll_mailbox
+from atiende.channels.email.models import ImapMailbox
 from atiende.channels.email.outbound import UndeliverableEmail, build_email, one_line, send_email
 from atiende.conversations.actions import record_delivery
 from atiende.conversations.models import DeliveryState, Direction, Message
@@ -196,3 +198,24 @@ def deliver_stuck_email() -> None:
     for message_id in stuck:
         logger.warning("email message %s lost its delivery task; queued again", message_id)
         deliver_email(message_id)
+
+
+@db_periodic_task(crontab(minute="*"))
+def poll_imap_mailboxes() -> None:
+    """Every minute: read each active IMAP mailbox once (for installs without `atiende poll-mail`).
+
+    Safe when runs overlap, on one machine or several: each mailbox is claimed with a lease, and
+    a mailbox held by another run (or by `atiende poll-mail`) is skipped. Never raises: failures
+    are recorded on the mailbox.
+    """
+    poll_active_mailboxes()
+
+
+@db_task()
+def poll_imap_mailbox(mailbox_id: int) -> None:
+    """Read one mailbox now ("Poll now" in the admin); an inactive or deleted one is left alone."""
+    mailbox = (
+        ImapMailbox.objects.filter(pk=mailbox_id, is_active=True).select_related("brand").first()
+    )
+    if mailbox is not None:
+        poll_mailbox(mailbox)
