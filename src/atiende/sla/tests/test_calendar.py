@@ -179,8 +179,11 @@ def test_between_matches_the_reference_and_inverts_add(case, minutes):
     assert calendar.between(start, end) == reference.between(start, end)
     worked = calendar.between(start, end)
     if worked > timedelta(0):
-        # Consuming the working time between two instants leads back to (the closing before) b.
-        assert calendar.add(start, worked) == calendar.previous_closing(end)
+        # Consuming the working time between two instants reaches b, or the closing before it.
+        reached = calendar.add(start, worked)
+        assert reached <= end
+        assert calendar.between(reached, end) == timedelta(0)
+        assert calendar.between(start, reached) == worked
 
 
 @COMMON

@@ -15,12 +15,18 @@ from atiende.conversations.models import Category
 from atiende.customers.actions import create_organization, update_customer
 from atiende.sla.actions import save_calendar, save_policy
 from atiende.sla.models import Policy, PolicyScope
-from atiende.sla.policies import resolve
+from atiende.sla.policies import Resolution, resolve
 from atiende.sla.queries import why_this_policy
 
 OFFICE = {
     day: [["09:00", "14:00"], ["15:00", "18:00"]] for day in ("mon", "tue", "wed", "thu", "fri")
 }
+
+
+def applied(conversation) -> Resolution:
+    resolution = resolve(conversation)
+    assert resolution is not None, "no policy applies"
+    return resolution
 
 
 def targets(**minutes_by_metric):
@@ -112,16 +118,16 @@ def test_a_more_specific_level_overrides_even_a_priority_specific_target(
         brand=brand, customer=customer, channel="email", actor=system, subject="x", body_text="hola",
         team=team, priority="urgent",
     )  # fmt: skip
-    assert resolve(conversation).targets["first_response"].minutes == 240
+    assert applied(conversation).targets["first_response"].minutes == 240
     _corporate, _support, gold = layered
     save_policy(brand=brand, actor=system, policy=gold, is_active=False)
     conversation.refresh_from_db()
     # Without the customer level, the department's any-priority target overrides corporate's
     # urgent one; without the team, corporate's urgent target applies.
-    assert resolve(conversation).targets["first_response"].minutes == 360
+    assert applied(conversation).targets["first_response"].minutes == 360
     assign_conversation(conversation=conversation, actor=system, assignee=None)
     conversation.team = None
-    assert resolve(conversation).targets["first_response"].minutes == 30
+    assert applied(conversation).targets["first_response"].minutes == 30
 
 
 def test_service_based_policy_is_the_same_for_every_customer(
@@ -143,7 +149,7 @@ def test_service_based_policy_is_the_same_for_every_customer(
     assert resolve(conversation) is None
     categorize_conversation(conversation=conversation, category=billing, actor=system)
     conversation.refresh_from_db()
-    resolution = resolve(conversation)
+    resolution = applied(conversation)
     assert resolution.policy == service
     assert (
         resolution.explain_target("first_response")
@@ -164,13 +170,13 @@ def test_customer_based_policy_by_business_area_and_by_customer(brand, system, c
     conversation = start_conversation(
         brand=brand, customer=customer, channel="chat", actor=system, subject="x", body_text="hola"
     )
-    assert resolve(conversation).policy == area
+    assert applied(conversation).policy == area
     vip = save_policy(
         brand=brand, actor=system, name="Carmen (VIP)", scope=PolicyScope.CUSTOMER, customer=customer,
         targets=targets(first_response=15),
     )  # fmt: skip
-    assert resolve(conversation).policy == vip
-    assert resolve(conversation).targets["first_response"].minutes == 15
+    assert applied(conversation).policy == vip
+    assert applied(conversation).targets["first_response"].minutes == 15
 
 
 def test_among_equals_precedence_then_age_decides(brand, system, customer):
@@ -183,9 +189,9 @@ def test_among_equals_precedence_then_age_decides(brand, system, customer):
     conversation = start_conversation(
         brand=brand, customer=customer, channel="chat", actor=system, subject="x", body_text="hola"
     )
-    assert resolve(conversation).policy == first
+    assert applied(conversation).policy == first
     save_policy(brand=brand, actor=system, policy=second, precedence=5)
-    assert resolve(conversation).policy == second
+    assert applied(conversation).policy == second
 
 
 def test_a_cycle_between_levels_is_refused(brand, system, layered):
@@ -258,5 +264,7 @@ def test_configuring_needs_the_brand_and_explanations_are_scoped(
         body_text="hola",
         team=team,
     )
-    assert why_this_policy(conversation, viewer=agent).policy.name == "Gold customers"
+    explained = why_this_policy(conversation, viewer=agent)
+    assert explained is not None
+    assert explained.policy.name == "Gold customers"
     assert why_this_policy(conversation, viewer=outsider_admin) is None
