@@ -202,6 +202,11 @@ EMAIL_HOST_PASSWORD = os.environ.get("ATIENDE_SMTP_PASSWORD", "")
 EMAIL_USE_SSL = env_bool("ATIENDE_SMTP_SSL")
 EMAIL_USE_TLS = env_bool("ATIENDE_SMTP_STARTTLS")
 EMAIL_TIMEOUT = int(os.environ.get("ATIENDE_SMTP_TIMEOUT", "30"))
+# Sender of Atiende's own notices to staff (SLA warnings...); replies to customers leave from
+# each brand's address instead.
+DEFAULT_FROM_EMAIL = os.environ.get("ATIENDE_NOTIFICATION_FROM", "Atiende <atiende@localhost>")
+# Where people reach this installation (https://help.example.com): links in notices use it.
+ATIENDE_PUBLIC_URL = os.environ.get("ATIENDE_PUBLIC_URL", "")
 if EMAIL_HOST:
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 else:

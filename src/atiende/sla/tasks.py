@@ -9,7 +9,7 @@ from datetime import datetime
 from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 
-from atiende.sla import actions
+from atiende.sla import actions, notifications
 from atiende.sla.models import SlaTimer
 
 logger = logging.getLogger(__name__)
@@ -19,6 +19,11 @@ logger = logging.getLogger(__name__)
 def check_timer_task(timer_id: int) -> None:
     """Runs at a warning's or a deadline's instant; re-checks, so a late or repeated run is harmless."""
     actions.check_timer(timer_id)
+
+
+@db_task(retries=3, retry_delay=60)
+def email_about_event_task(event_id: int) -> None:
+    notifications.email_about(event_id)
 
 
 @db_task()

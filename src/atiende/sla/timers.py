@@ -304,7 +304,7 @@ def _record_due_facts(
 
 
 def _record(conversation: Conversation, timer: SlaTimer, kind: str) -> None:
-    SlaEvent.objects.create(
+    event = SlaEvent.objects.create(
         brand_id=conversation.brand_id,
         conversation=conversation,
         timer=timer,
@@ -318,10 +318,12 @@ def _record(conversation: Conversation, timer: SlaTimer, kind: str) -> None:
         actor_label=SLA_ACTOR.label,
     )
     logger.debug("%s: conversation %s, %s #%s", kind, conversation.pk, timer.metric, timer.cycle)
+    event_id = event.pk
+    transaction.on_commit(lambda: _email_later(event_id))
     notify_on_commit(
         kind,
-        {"conversation": conversation.pk, "metric": timer.metric},
-        [f"brand-{conversation.brand_id}"],
+        {"conversation": conversation.pk, "brand": conversation.brand_id, "metric": timer.metric},
+        [f"brand.{conversation.brand_id}"],
     )
 
 
@@ -341,6 +343,12 @@ def _schedule_later(timer_id: int, instants: list[datetime]) -> None:
     from atiende.sla.tasks import schedule_checks
 
     schedule_checks(timer_id, instants)
+
+
+def _email_later(event_id: int) -> None:
+    from atiende.sla.tasks import email_about_event_task
+
+    email_about_event_task(event_id)
 
 
 def _escalate_later(timer_id: int) -> None:
