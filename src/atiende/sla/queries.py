@@ -37,9 +37,7 @@ def next_deadline(timers: Iterable[SlaTimer]) -> SlaTimer | None:
     return min(paused, key=lambda timer: (timer.started_at, timer.pk)) if paused else None
 
 
-def next_deadlines_for(
-    conversation_ids: Iterable[int], *, viewer: Actor
-) -> dict[int, SlaTimer]:
+def next_deadlines_for(conversation_ids: Iterable[int], *, viewer: Actor) -> dict[int, SlaTimer]:
     """{conversation id: the timer its badge shows} for a whole table of rows, in one query.
 
     Conversations of brands the viewer may not see, and those with no open timer, are left out.

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from django.db import models
@@ -134,26 +134,34 @@ def attainment_for(
             stopped=Count("id", filter=Q(state=TimerState.STOPPED, breached_at__isnull=True)),
         )
     )
-    if grouping == Grouping.MONTH:
-        rows = rows.order_by("month")
-    found = [
-        AttainmentRow(
-            label=_label(grouping, row),
-            brand=row.get("brand__name", "") if row.get(keys[0]) is not None else "",
-            met_on_time=row["met_on_time"],
-            breached=row["breached"],
-            still_open=row["still_open"],
-            stopped=row["stopped"],
+    found = []
+    for row in rows:
+        label = _label(grouping, row)
+        found.append(
+            (
+                _sort_key(grouping, row, label),
+                AttainmentRow(
+                    label=label,
+                    brand=row.get("brand__name", ""),
+                    met_on_time=row["met_on_time"],
+                    breached=row["breached"],
+                    still_open=row["still_open"],
+                    stopped=row["stopped"],
+                ),
+            )
         )
-        for row in rows
-    ]
+    return [row for _key, row in sorted(found, key=lambda item: item[0])]
+
+
+def _sort_key(grouping: str, row: dict[str, Any], label: str) -> tuple[Any, ...]:
+    """Metrics in their natural order, months in time, names alphabetically with "none" last."""
     if grouping == Grouping.METRIC:
-        order = {value: index for index, value in enumerate(Metric.values)}
-        labels = {str(Metric(value).label): order[value] for value in Metric.values}
-        return sorted(found, key=lambda row: labels.get(row.label, len(order)))
+        values = Metric.values
+        return (values.index(row["metric"]) if row["metric"] in values else len(values), label)
     if grouping == Grouping.MONTH:
-        return found
-    return sorted(found, key=lambda row: (row.brand == "", row.label.casefold(), row.brand))
+        return (row["month"] is None, row["month"] or datetime.min.replace(tzinfo=UTC))
+    name_key = "policy_id" if grouping == Grouping.POLICY else "conversation__team_id"
+    return (row[name_key] is None, label.casefold(), row.get("brand__name", ""))
 
 
 def _label(grouping: str, row: dict[str, Any]) -> str:
@@ -182,9 +190,7 @@ def total_of(rows: Iterable[AttainmentRow]) -> AttainmentRow:
     )
 
 
-def breaches_for(
-    *, viewer: Actor, brand_ids: Iterable[int], period: Period
-) -> QuerySet[SlaTimer]:
+def breaches_for(*, viewer: Actor, brand_ids: Iterable[int], period: Period) -> QuerySet[SlaTimer]:
     """Breached timers started in the period, latest breach first, ready for a table row."""
     return (
         _timers(viewer, brand_ids, period)

@@ -1,5 +1,7 @@
 """A conversation's timeline as the agent reads it: messages and what happened, in order.
 
+SLA warnings, breaches and escalations are told there too, as they happened.
+
 An event that only records a message arriving or being sent is left out, since the message itself
 is on the timeline; an event that also changed something (a customer reply that reopened the case)
 is kept for that change.
@@ -26,6 +28,8 @@ from atiende.conversations.models import (
     Priority,
 )
 from atiende.conversations.queries import events_of, messages_of
+from atiende.sla.models import Metric, SlaEvent
+from atiende.sla.queries import sla_events_of
 
 _MESSAGE_EVENT_TYPES = {
     ConversationEventType.CREATED,
@@ -58,10 +62,19 @@ class EventSummary:
 
 
 @dataclass(frozen=True)
+class SlaEventSummary:
+    event: SlaEvent
+    # warning, breached or escalated: the entry's style.
+    kind: str
+    title: str
+
+
+@dataclass(frozen=True)
 class TimelineEntry:
     at: datetime
     message: Message | None = None
     event: EventSummary | None = None
+    sla: SlaEventSummary | None = None
 
 
 def timeline_for(conversation: Conversation, *, viewer: Any) -> list[TimelineEntry]:
@@ -72,7 +85,13 @@ def timeline_for(conversation: Conversation, *, viewer: Any) -> list[TimelineEnt
     events = list(events_of(conversation, viewer=viewer))
     people = _names(colleagues_visible_to(viewer), _referenced_ids(events, "assignee"))
     teams = _names(teams_visible_to(viewer), _referenced_ids(events, "team"))
-    return timeline_of(messages_of(conversation, viewer=viewer), events, people=people, teams=teams)
+    return timeline_of(
+        messages_of(conversation, viewer=viewer),
+        events,
+        people=people,
+        teams=teams,
+        sla_events=sla_events_of(conversation, viewer=viewer),
+    )
 
 
 def _referenced_ids(events: Iterable[ConversationEvent], changed_field: str) -> set[int]:
@@ -91,8 +110,9 @@ def timeline_of(
     *,
     people: Mapping[int, str],
     teams: Mapping[int, str],
+    sla_events: Iterable[SlaEvent] = (),
 ) -> list[TimelineEntry]:
-    """Messages and meaningful events by time; a message comes before its own event."""
+    """Messages, meaningful events and SLA events by time; a message comes before its own event."""
     entries = [
         (message.created_at, 0, TimelineEntry(at=message.created_at, message=message))
         for message in messages
@@ -101,8 +121,33 @@ def timeline_of(
         summary = _summary(event, people=people, teams=teams)
         if summary is not None:
             entries.append((event.created_at, 1, TimelineEntry(at=event.created_at, event=summary)))
+    for sla_event in sla_events:
+        sla = _sla_summary(sla_event)
+        if sla is not None:
+            entries.append(
+                (sla_event.created_at, 2, TimelineEntry(at=sla_event.created_at, sla=sla))
+            )
     entries.sort(key=lambda item: (item[0], item[1]))
     return [entry for _at, _order, entry in entries]
+
+
+def _sla_summary(event: SlaEvent) -> SlaEventSummary | None:
+    payload = event.payload if isinstance(event.payload, dict) else {}
+    try:
+        metric = str(Metric(str(payload.get("metric"))).label)
+    except ValueError:
+        metric = str(payload.get("metric") or _UNKNOWN)
+    titles = {
+        "sla.warning": _("SLA at risk: %(metric)s"),
+        "sla.breached": _("SLA breached: %(metric)s"),
+        "sla.escalated": _("Escalated after the SLA breach: %(metric)s"),
+    }
+    title = titles.get(event.type)
+    if title is None:
+        return None
+    return SlaEventSummary(
+        event=event, kind=event.type.removeprefix("sla."), title=title % {"metric": metric}
+    )
 
 
 def _names(candidates: QuerySet[Any], ids: set[int]) -> dict[int, str]:

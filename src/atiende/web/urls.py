@@ -25,5 +25,6 @@ urlpatterns = [
         name="recent_conversations_csv",
     ),
     path("c/<slug:brand_slug>/<int:number>/", views.conversation_detail, name="conversation"),
+    path("reports/sla/", views.sla_report, name="sla_report"),
     path("attachments/<int:attachment_id>/", views.attachment_download, name="attachment"),
 ]

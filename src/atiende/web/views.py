@@ -7,7 +7,10 @@ answers 404, never 403, so guessing another brand's addresses reveals nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -16,11 +19,15 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext
 from django.views.decorators.http import require_GET, require_http_methods
 
 from atiende.accounts.actions import update_preferences
 from atiende.accounts.models import User
+from atiende.accounts.permissions import can
 from atiende.accounts.queries import memberships_of
+from atiende.accounts.roles import Capability
+from atiende.brands.models import Brand
 from atiende.channels import registry as channel_registry
 from atiende.conversations.models import Attachment, Conversation, ConversationStatus
 from atiende.conversations.queries import (
@@ -31,8 +38,19 @@ from atiende.conversations.queries import (
     unsolved_assigned_count_for,
 )
 from atiende.customers.queries import identities_of
+from atiende.sla.models import SlaTimer
+from atiende.sla.queries import next_deadline, next_deadlines_for, timers_of, why_this_policy
+from atiende.sla.reports import (
+    Grouping,
+    Period,
+    attainment_for,
+    breaches_for,
+    report_brands_for,
+    total_of,
+)
 from atiende.web.csv_export import csv_download
 from atiende.web.forms import PreferencesForm
+from atiende.web.templatetags.sla_badges import badge_for
 from atiende.web.timeline import timeline_for
 
 
@@ -53,6 +71,7 @@ class StatusCount:
 @require_GET
 def home(request: AuthenticatedRequest) -> HttpResponse:
     counts = status_counts_for(request.user)
+    conversations = recent_conversations_for(request.user)
     return render(
         request,
         "web/home.html",
@@ -63,7 +82,10 @@ def home(request: AuthenticatedRequest) -> HttpResponse:
                 for status in ConversationStatus
             ],
             "assigned_to_me": unsolved_assigned_count_for(request.user),
-            "conversations": recent_conversations_for(request.user),
+            "conversations": conversations,
+            "sla_deadlines": next_deadlines_for(
+                [conversation.pk for conversation in conversations], viewer=request.user
+            ),
         },
     )
 
@@ -85,7 +107,13 @@ def recent_conversations_csv(request: AuthenticatedRequest) -> HttpResponse:
         _("Team"),
         _("Tags"),
         _("Last activity"),
+        _("SLA"),
+        _("SLA due"),
     ]
+    conversations = recent_conversations_for(request.user)
+    deadlines = next_deadlines_for(
+        [conversation.pk for conversation in conversations], viewer=request.user
+    )
     rows = [
         [
             conversation.reference,
@@ -100,8 +128,9 @@ def recent_conversations_csv(request: AuthenticatedRequest) -> HttpResponse:
             str(conversation.team) if conversation.team else "",
             ", ".join(tag.name for tag in conversation.tags.all()),
             timezone.localtime(conversation.last_message_at).isoformat(timespec="minutes"),
+            *_sla_cells(deadlines.get(conversation.pk)),
         ]
-        for conversation in recent_conversations_for(request.user)
+        for conversation in conversations
     ]
     # Translators: part of a downloaded file's name; keep it lower case, ASCII, without spaces.
     name = _("recent-conversations")
@@ -117,6 +146,8 @@ def conversation_detail(
         conversation = conversation_for(request.user, brand_slug=brand_slug, number=number)
     except Conversation.DoesNotExist:
         raise Http404("No such conversation") from None
+    timers = list(timers_of(conversation, viewer=request.user))
+    resolution = why_this_policy(conversation, viewer=request.user)
     return render(
         request,
         "web/conversation.html",
@@ -124,6 +155,12 @@ def conversation_detail(
             "conversation": conversation,
             "identities": list(identities_of(conversation.customer)),
             "timeline": timeline_for(conversation, viewer=request.user),
+            "sla_timers": timers,
+            "sla_deadline": next_deadline(timers),
+            "sla_resolution": resolution,
+            "sla_explanation": resolution.explanation() if resolution else [],
+            "configures_brand": request.user.is_staff
+            and can(request.user, Capability.CONFIGURE_BRAND, conversation.brand_id),
         },
     )
 
@@ -199,8 +236,179 @@ def _preferences_saved(request: AuthenticatedRequest, user: User) -> HttpRespons
     return response
 
 
+def _sla_cells(timer: SlaTimer | None) -> list[str]:
+    """The badge as two cells: "First response: 2 h 13 min left" and the due instant."""
+    if timer is None:
+        return ["", ""]
+    badge = badge_for(timer)
+    due = timezone.localtime(timer.due_at).isoformat(timespec="minutes") if timer.due_at else ""
+    return [f"{badge.metric}: {badge.text}" if badge.metric else badge.text, due]
+
+
 def _channel_label(code: str) -> str:
     try:
         return str(channel_registry.get(code).label)
     except LookupError:
         return code
+
+
+class SlaReportFilters(forms.Form):
+    """The SLA report's filters; the brand is one of those whose reports the user may see."""
+
+    brand = forms.ChoiceField(label=gettext_lazy("Brand"), required=False)
+    group = forms.ChoiceField(
+        label=gettext_lazy("Group by"), choices=Grouping.choices, required=False
+    )
+
+    def __init__(self, *args: Any, brands: list[Brand], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        brand_field = self.fields["brand"]
+        assert isinstance(brand_field, forms.ChoiceField)
+        brand_field.choices = [("", _("All my brands")), *((b.slug, b.name) for b in brands)]
+        # "from" and "to" are the names in the address; Python cannot declare them as attributes.
+        for name, label in (("from", gettext_lazy("From")), ("to", gettext_lazy("To"))):
+            self.fields[name] = forms.DateField(
+                label=label,
+                widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
+            )
+        self.order_fields(["brand", "from", "to", "group"])
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        first, last = cleaned.get("from"), cleaned.get("to")
+        if first and last and first > last:
+            self.add_error("to", _("The end of the period comes before its start."))
+        return cleaned
+
+
+@login_required
+@require_GET
+def sla_report(request: AuthenticatedRequest) -> HttpResponse:
+    """Service-level attainment and breaches over a period, for the brands whose reports the
+    user may see; a brand that is not one of them answers 404, as if it did not exist."""
+    brands = list(report_brands_for(request.user))
+    if not brands:
+        raise Http404("No reports")
+    wanted = request.GET.get("brand", "")
+    if wanted and wanted not in {brand.slug for brand in brands}:
+        raise Http404("No such brand")
+    today = timezone.localdate()
+    data = request.GET.copy()
+    data.setdefault("from", (today - timedelta(days=29)).isoformat())
+    data.setdefault("to", today.isoformat())
+    data.setdefault("group", Grouping.POLICY)
+    form = SlaReportFilters(data, brands=brands)
+    context: dict[str, Any] = {"form": form, "valid": form.is_valid()}
+    if not context["valid"]:
+        return render(request, "web/sla_report.html", context)
+    chosen = [brand for brand in brands if not wanted or brand.slug == wanted]
+    brand_ids = [brand.pk for brand in chosen]
+    period = Period(
+        form.cleaned_data["from"], form.cleaned_data["to"], timezone.get_current_timezone()
+    )
+    grouping = form.cleaned_data["group"] or Grouping.POLICY
+    table = request.GET.get("table", "summary")
+    if request.GET.get("format") == "csv":
+        if table == "summary":
+            rows = attainment_for(
+                viewer=request.user, brand_ids=brand_ids, period=period, grouping=grouping
+            )
+            return _sla_summary_csv(rows, grouping, period)
+        if table == "breaches":
+            breaches = breaches_for(viewer=request.user, brand_ids=brand_ids, period=period)
+            return _sla_breaches_csv(breaches, period)
+        raise Http404("No such table")
+    rows = attainment_for(
+        viewer=request.user, brand_ids=brand_ids, period=period, grouping=grouping
+    )
+    total = total_of(rows)
+    context.update(
+        {
+            "period": period,
+            "grouping": Grouping(grouping),
+            "rows": rows,
+            "total": total,
+            "several_brands": len(chosen) > 1,
+            "breaches": list(
+                breaches_for(viewer=request.user, brand_ids=brand_ids, period=period)[
+                    :SLA_BREACHES_SHOWN
+                ]
+            ),
+            "breaches_shown": SLA_BREACHES_SHOWN,
+        }
+    )
+    return render(request, "web/sla_report.html", context)
+
+
+# The page lists the latest breaches; the CSV download has every one.
+SLA_BREACHES_SHOWN = 100
+
+
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
+def _local_iso(moment: Any) -> str:
+    return timezone.localtime(moment).isoformat(timespec="minutes") if moment else ""
+
+
+def _sla_summary_csv(rows: list[Any], grouping: str, period: Period) -> HttpResponse:
+    header = [
+        str(Grouping(grouping).label),
+        _("Brand"),
+        pgettext("number of SLA clocks", "Met on time"),
+        pgettext("number of SLA clocks", "Breached"),
+        pgettext("number of SLA clocks", "Still open"),
+        pgettext("number of SLA clocks", "Stopped"),
+        _("Attainment (%)"),
+    ]
+    lines = [
+        [
+            row.label,
+            row.brand,
+            row.met_on_time,
+            row.breached,
+            row.still_open,
+            row.stopped,
+            _percent(row.attainment),
+        ]
+        for row in [*rows, total_of(rows)]
+    ]
+    # Translators: part of a downloaded file's name; keep it lower case, ASCII, without spaces.
+    name = _("sla-attainment")
+    return csv_download(f"atiende-{name}-{period.first}-{period.last}.csv", header, lines)
+
+
+def _sla_breaches_csv(breaches: Any, period: Period) -> HttpResponse:
+    header = [
+        _("Reference"),
+        _("Brand"),
+        _("Metric"),
+        _("Cycle"),
+        _("Started"),
+        _("Due"),
+        _("Breached"),
+        _("Met"),
+        _("Policy"),
+        _("Team"),
+        _("Assignee"),
+    ]
+    rows = [
+        [
+            timer.conversation.reference,
+            timer.conversation.brand.name,
+            timer.get_metric_display(),
+            timer.cycle + 1,
+            _local_iso(timer.started_at),
+            _local_iso(timer.due_at),
+            _local_iso(timer.breached_at),
+            _local_iso(timer.met_at),
+            timer.policy.name if timer.policy else "",
+            timer.conversation.team.name if timer.conversation.team else "",
+            str(timer.conversation.assignee) if timer.conversation.assignee else "",
+        ]
+        for timer in breaches.iterator(chunk_size=1000)
+    ]
+    # Translators: part of a downloaded file's name; keep it lower case, ASCII, without spaces.
+    name = _("sla-breaches")
+    return csv_download(f"atiende-{name}-{period.first}-{period.last}.csv", header, rows)

@@ -215,6 +215,8 @@ def test_csv_download_has_the_same_rows_scoped_the_same_way(
         _team,
         tags,
         _at,
+        _sla,
+        _sla_due,
     ) = rows[1]
     assert (reference, name, crn, subject) == (
         "SOL-1",

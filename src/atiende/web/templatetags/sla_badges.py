@@ -1,0 +1,120 @@
+"""``{% sla_badge timer %}``: how a conversation stands against its service level, as a badge.
+
+The text (time left or overdue) is written here so the page reads right without JavaScript;
+``static/web/sla.js`` then keeps it current and switches the state at the warning and due instants.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django import template
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from atiende.accounts.permissions import brand_ids_with
+from atiende.accounts.roles import Capability
+from atiende.sla.models import SlaTimer, TimerState
+from atiende.sla.policies import format_minutes
+
+register = template.Library()
+
+
+@dataclass(frozen=True)
+class SlaBadge:
+    # ok, warning, breached, paused, met, stopped or none
+    state: str
+    text: str
+    # Said before the text to screen readers, where the colour alone tells the state.
+    state_label: str = ""
+    metric: str = ""
+    due_at: datetime | None = None
+    warn_at: datetime | None = None
+    # A running clock with a deadline: the browser keeps its text current.
+    live: bool = False
+
+    @property
+    def due_iso(self) -> str:
+        return _iso(self.due_at)
+
+    @property
+    def warn_iso(self) -> str:
+        return _iso(self.warn_at)
+
+
+def _duration(minutes: int) -> str:
+    """``2 h 13 min``; past two days ``3 d 4 h``, where minutes no longer matter."""
+    if minutes < 48 * 60:
+        return format_minutes(minutes)
+    days, rest = divmod(minutes, 24 * 60)
+    hours = rest // 60
+    if not hours:
+        return _("%(days)d d") % {"days": days}
+    return _("%(days)d d %(hours)d h") % {"days": days, "hours": hours}
+
+
+def _iso(moment: datetime | None) -> str:
+    # Whole seconds: a valid HTML datetime, and one every browser's Date.parse reads.
+    return timezone.localtime(moment).isoformat(timespec="seconds") if moment else ""
+
+
+def badge_for(timer: SlaTimer | None, now: datetime | None = None) -> SlaBadge:
+    """The badge of one timer at ``now``: its state and, for a running clock, the time left."""
+    if timer is None:
+        return SlaBadge("none", _("No SLA"))
+    now = now or timezone.now()
+    metric = timer.get_metric_display()
+    if timer.state == TimerState.PAUSED:
+        return SlaBadge("paused", _("Paused"), metric=metric)
+    if timer.state == TimerState.MET:
+        if timer.breached_at is not None:
+            return SlaBadge("breached", _("Met late"), metric=metric, due_at=timer.due_at)
+        return SlaBadge("met", _("Met"), metric=metric, due_at=timer.due_at)
+    if timer.state != TimerState.RUNNING or timer.due_at is None:
+        return SlaBadge("stopped", _("Stopped"), metric=metric)
+    seconds = (timer.due_at - now).total_seconds()
+    if timer.breached_at is not None or seconds <= 0:
+        # Whole minutes late, at least one: "overdue 0 min" would read as on time.
+        late = _duration(max(1, math.floor(-seconds / 60)))
+        state, text = "breached", _("overdue %(duration)s") % {"duration": late}
+        state_label = _("Overdue")
+    else:
+        # Minutes left rounded up: "0 min left" while there is still time would read as late.
+        left = _duration(math.ceil(seconds / 60))
+        text = _("%(duration)s left") % {"duration": left}
+        warned = timer.warned_at is not None or (timer.warn_at is not None and timer.warn_at <= now)
+        state, state_label = ("warning", _("At risk")) if warned else ("ok", "")
+    return SlaBadge(
+        state,
+        text,
+        state_label=state_label,
+        metric=metric,
+        due_at=timer.due_at,
+        warn_at=timer.warn_at,
+        live=True,
+    )
+
+
+@register.inclusion_tag("web/includes/sla_badge.html")
+def sla_badge(timer: SlaTimer | None, show_metric: bool = False) -> dict[str, Any]:
+    """The badge of ``timer`` (None: no SLA); ``show_metric`` names the metric visibly."""
+    return {"badge": badge_for(timer), "show_metric": show_metric}
+
+
+@register.filter
+def sla_timer_of(deadlines: Mapping[int, SlaTimer] | None, conversation_id: int) -> Any:
+    """``{% sla_badge deadlines|sla_timer_of:conversation.pk %}``: a row's timer from the map."""
+    return (deadlines or {}).get(conversation_id)
+
+
+@register.simple_tag
+def sees_reports(user: Any) -> bool:
+    """Whether ``user`` may see the reports of at least one brand (the navigation's link)."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    brands = brand_ids_with(user, Capability.VIEW_REPORTS)
+    return brands is None or bool(brands)
