@@ -9,14 +9,18 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from atiende.accounts.permissions import brand_ids_with
 from atiende.accounts.roles import Capability
 from atiende.core.admin import EventAdmin, ScopedAdmin, acting_user, readonly_all_fields
 from atiende.sla.actions import save_calendar, save_policy
+from atiende.sla.calendar import WEEKDAYS
+from atiende.sla.forms import CalendarForm
 from atiende.sla.models import Calendar, Policy, PolicyTarget, SlaEvent, SlaTimer
 
 
 @admin.register(Calendar)
 class CalendarAdmin(ScopedAdmin):
+    form = CalendarForm
     view_capability = Capability.CONFIGURE_BRAND
     edit_capability = Capability.CONFIGURE_BRAND
     list_display = (
@@ -29,22 +33,32 @@ class CalendarAdmin(ScopedAdmin):
     )
     list_filter = ("brand",)
     search_fields = ("name",)
-    fields = (
-        "brand", "name", "time_zone", "weekly", "date_hours", "breaks",
-        "holiday_country", "holiday_subdivision", "closed_dates",
-    )  # fmt: skip
+    fieldsets = [
+        (None, {"fields": ("brand", "name", "time_zone")}),
+        (_("Weekly hours"), {"fields": tuple(f"hours_{day}" for day in WEEKDAYS)}),
+        (
+            _("Holidays and exceptions"),
+            {
+                "fields": (
+                    "holiday_country",
+                    "holiday_subdivision",
+                    "closures",
+                    "special_dates",
+                    "date_breaks",
+                )
+            },
+        ),
+    ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return ("brand",) if obj is not None else ()
 
     def save_model(self, request: HttpRequest, obj: Calendar, form: Any, change: bool) -> None:
-        values = {
-            name: form.cleaned_data[name]
-            for name in self.fields
-            if name != "brand" and name in form.cleaned_data
-        }
         saved = save_calendar(
-            brand=form.cleaned_data.get("brand") or obj.brand,
+            brand=obj.brand,
             actor=acting_user(request),
-            calendar=obj if change else None,
-            **values,
+            calendar=Calendar.objects.get(pk=obj.pk) if change else None,
+            **form.stored_values(),
         )
         obj.pk = saved.pk
 
@@ -57,9 +71,29 @@ POLICY_FORM_FIELDS = (
 
 
 class PolicyTargetInline(admin.TabularInline):
+    """Targets on their policy's page, allowed to whoever may configure the policy's brand."""
+
     model = PolicyTarget
     extra = 1
     fields = ("metric", "priority", "minutes")
+
+    def _configures(self, request: HttpRequest, obj: Any = None) -> bool:
+        brands = brand_ids_with(request.user, Capability.CONFIGURE_BRAND)
+        if brands is None:
+            return True
+        return obj.brand_id in brands if obj is not None else bool(brands)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._configures(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._configures(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._configures(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._configures(request, obj)
 
 
 @admin.register(Policy)
@@ -92,6 +126,8 @@ class PolicyAdmin(ScopedAdmin):
         obj: Policy = form.instance
         targets = []
         for formset in formsets:
+            # What the admin's change message reads; the action, not the formset, saves rows.
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
             for inline_form in formset.forms:
                 data = getattr(inline_form, "cleaned_data", None)
                 if not data or data.get("DELETE") or not data.get("metric"):
