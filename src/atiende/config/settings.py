@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "atiende.pipeline",
     "atiende.conversations",
     "atiende.sla",
+    "atiende.api",
+    "atiende.webhooks",
     "atiende.web",
     "atiende.demo",
 ]

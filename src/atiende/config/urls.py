@@ -5,5 +5,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("channels/", include("atiende.channels.urls")),
+    path("api/", include("atiende.api.urls")),
     path("", include("atiende.web.urls")),
 ]

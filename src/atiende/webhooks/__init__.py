@@ -1,0 +1,1 @@
+"""Signed outbound webhooks: subscriptions per brand, one delivery row per event, retried."""
