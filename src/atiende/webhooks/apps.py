@@ -1,3 +1,5 @@
+"""Signed outbound webhooks: subscriptions per brand, one delivery row per event, retried."""
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -6,3 +8,23 @@ class WebhooksConfig(AppConfig):
     name = "atiende.webhooks"
     label = "webhooks"
     verbose_name = _("Webhooks")
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_save
+
+        from atiende.conversations.events import listen_to_conversation_events
+        from atiende.customers.models import CustomerEvent
+        from atiende.sla.models import SlaEvent
+        from atiende.webhooks import dispatch
+
+        listen_to_conversation_events(dispatch.on_conversation_event)
+        # SLA and customer events have no listener hook (see dispatch): their append-only rows'
+        # creation, inside the recording action's transaction, stands in for one.
+        post_save.connect(
+            dispatch.on_sla_event_saved, sender=SlaEvent, dispatch_uid="webhooks.sla_event"
+        )
+        post_save.connect(
+            dispatch.on_customer_event_saved,
+            sender=CustomerEvent,
+            dispatch_uid="webhooks.customer_event",
+        )
