@@ -38,7 +38,8 @@ def guard_loops(context: InboundContext) -> None:
         context.finish(InboundOutcome.AUTO_REPLY, mail.automation_reason)
         return
     sender = mail.sender.address if mail.sender else ""
-    if sender and EmailAddress.objects.filter(address__iexact=sender).exists():
+    # Addresses are stored lower-case (EmailAddress.save): an exact match uses the unique index.
+    if sender and EmailAddress.objects.filter(address=sender.lower()).exists():
         context.finish(
             InboundOutcome.AUTO_REPLY, f"Sent from our own address {sender}: a mail loop"
         )
@@ -52,8 +53,9 @@ def guard_loops(context: InboundContext) -> None:
 
 
 def _writes_too_fast(context: InboundContext, sender: str) -> bool:
+    # All four fields of the unique index, so the lookup is one index search.
     identity = CustomerIdentity.objects.filter(
-        brand=context.brand, kind="email", value=sender
+        brand=context.brand, kind="email", network="", value=sender
     ).first()
     if identity is None:
         return False
@@ -63,7 +65,7 @@ def _writes_too_fast(context: InboundContext, sender: str) -> bool:
         author_customer_id=identity.customer_id,
         created_at__gte=timezone.now() - RATE_WINDOW,
     )
-    return recent.count() >= RATE_LIMIT
+    return recent[:RATE_LIMIT].count() >= RATE_LIMIT
 
 
 def _record_bounce(context: InboundContext, mail: ParsedMail, actor: SystemActor) -> None:
@@ -71,7 +73,7 @@ def _record_bounce(context: InboundContext, mail: ParsedMail, actor: SystemActor
     detail = mail.automation_reason or "delivery failed"
     for address in mail.bounced_recipients:
         for identity in CustomerIdentity.objects.filter(
-            brand=context.brand, kind="email", value=address
+            brand=context.brand, kind="email", network="", value=address
         ):
             record_identity_failure(identity=identity, detail=detail, actor=actor)
     if not mail.bounced_message_id:

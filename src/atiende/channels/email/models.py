@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -42,6 +44,11 @@ class EmailAddress(models.Model):
 
     def __str__(self) -> str:
         return f"{self.display_name} <{self.address}>" if self.display_name else self.address
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # One spelling per address, so that lookups are exact matches on the unique index.
+        self.address = self.address.strip().lower()
+        super().save(*args, **kwargs)
 
     @property
     def local_part(self) -> str:
