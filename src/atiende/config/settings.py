@@ -36,6 +36,8 @@ INSTALLED_APPS = [
     "template_partials",
     "channels",
     "huey.contrib.djhuey",
+    # Swagger UI's assets (/api/docs) are served from django-ninja's static files, not a CDN.
+    "ninja",
     "atiende.core",
     "atiende.brands",
     "atiende.accounts",
@@ -214,6 +216,13 @@ if EMAIL_HOST:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = DATA_DIR / "outbox"
+
+# --- API -----------------------------------------------------------------------------------------
+# Requests allowed per token in each window of ATIENDE_API_RATE_WINDOW seconds (0: no limit),
+# counted in the cache (shared through Redis when REDIS_URL is set); past it the API answers 429
+# with Retry-After.
+ATIENDE_API_RATE_LIMIT = int(os.environ.get("ATIENDE_API_RATE_LIMIT", "600"))
+ATIENDE_API_RATE_WINDOW = int(os.environ.get("ATIENDE_API_RATE_WINDOW", "60"))
 
 # --- Logging ----------------------------------------------------------------------------------
 LOGGING = {

@@ -1,0 +1,86 @@
+"""Finding the objects a request names, as the caller may see them.
+
+Reads go through each app's ``queries.py`` with the caller's actor, then are limited to the
+token's brand for integration tokens: what the caller may not see is not found (404). Objects
+named inside a body (a team, an assignee) must belong to the brand of the object being changed;
+otherwise the input is invalid (422).
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+from atiende.accounts.models import Team, User
+from atiende.accounts.permissions import brand_ids_with
+from atiende.api.auth import Caller
+from atiende.brands.models import Brand
+from atiende.conversations.models import Category, Conversation
+from atiende.conversations.queries import conversations_visible_to
+from atiende.customers.models import Customer, Organization
+from atiende.customers.queries import customers_visible_to, organizations_visible_to
+
+
+def brand_for(caller: Caller, slug: str, capability: str) -> Brand:
+    """A brand where the caller holds ``capability``; ``Brand.DoesNotExist`` otherwise."""
+    brands = caller.limit(Brand.objects.filter(slug=slug, is_active=True), "id")
+    allowed = brand_ids_with(caller.actor, capability)
+    if allowed is not None:
+        brands = brands.filter(pk__in=allowed)
+    return brands.get()
+
+
+def conversation_for(caller: Caller, conversation_id: int) -> Conversation:
+    return (
+        caller.limit(conversations_visible_to(caller.actor))
+        .prefetch_related("tags")
+        .get(pk=conversation_id)
+    )
+
+
+def customer_for(caller: Caller, customer_id: int) -> Customer:
+    return (
+        caller.limit(customers_visible_to(caller.actor))
+        .prefetch_related("identities")
+        .get(pk=customer_id)
+    )
+
+
+def organization_for(caller: Caller, organization_id: int) -> Organization:
+    return caller.limit(organizations_visible_to(caller.actor)).get(pk=organization_id)
+
+
+def _invalid(field: str, message: str) -> ValidationError:
+    return ValidationError({field: ValidationError(message, code="unknown_reference")})
+
+
+def team_in_brand(brand_id: int, team_id: int) -> Team:
+    team = Team.objects.filter(pk=team_id, brand_id=brand_id).first()
+    if team is None:
+        raise _invalid("team_id", _("There is no such team in this brand."))
+    return team
+
+
+def agent_in_brand(brand_id: int, user_id: int) -> User:
+    user = (
+        User.objects.filter(pk=user_id, is_active=True, memberships__brand_id=brand_id)
+        .distinct()
+        .first()
+    )
+    if user is None:
+        raise _invalid("assignee_id", _("There is no such agent in this brand."))
+    return user
+
+
+def category_in_brand(brand_id: int, category_id: int) -> Category:
+    category = Category.objects.filter(pk=category_id, brand_id=brand_id).first()
+    if category is None:
+        raise _invalid("category_id", _("There is no such category in this brand."))
+    return category
+
+
+def organization_in_brand(brand_id: int, organization_id: int) -> Organization:
+    organization = Organization.objects.filter(pk=organization_id, brand_id=brand_id).first()
+    if organization is None:
+        raise _invalid("organization_id", _("There is no such organization in this brand."))
+    return organization

@@ -1,0 +1,318 @@
+"""Conversations and their messages: the inbox as a program sees it.
+
+There is no merge endpoint: the conversations app has no merge action yet.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from django.db import transaction
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema, Status
+
+from atiende.api.auth import caller_of
+from atiende.api.errors import COMMON_ERRORS, WRITE_ERRORS
+from atiende.api.idempotency import IDEMPOTENCY_KEY_HEADER, idempotent
+from atiende.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate
+from atiende.api.references import (
+    agent_in_brand,
+    category_in_brand,
+    conversation_for,
+    customer_for,
+    team_in_brand,
+)
+from atiende.api.schemas import (
+    AttachmentIn,
+    ConversationOut,
+    Id,
+    MessageOut,
+    Moment,
+    conversation_out,
+    incoming_attachments,
+    message_out,
+)
+from atiende.conversations import actions
+from atiende.conversations.models import Direction
+from atiende.conversations.queries import conversations_visible_to, messages_of
+
+router = Router(tags=["conversations"])
+
+StatusValue = Literal["new", "open", "pending", "on_hold", "solved", "closed"]
+PriorityValue = Literal["low", "normal", "high", "urgent"]
+
+
+class ConversationFilters(Schema):
+    brand: str | None = Field(None, description="A brand's slug.")
+    status: list[StatusValue] | None = None
+    priority: list[PriorityValue] | None = None
+    channel: str | None = None
+    team: Id | None = Field(None, description="A team's id.")
+    assignee: Id | None = Field(None, description="An agent's id.")
+    unassigned: bool = False
+    tag: str | None = None
+    created_after: Moment | None = None
+    created_before: Moment | None = None
+    updated_after: Moment | None = None
+    updated_before: Moment | None = None
+    order: Literal["-last_message_at", "-updated_at", "-created_at"] = "-last_message_at"
+    cursor: str | None = None
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+
+
+class ConversationPage(Schema):
+    items: list[ConversationOut]
+    next_cursor: str | None
+
+
+class ConversationIn(Schema):
+    customer_id: Id
+    channel: str = Field("api", max_length=32)
+    subject: str = Field("", max_length=255)
+    body_text: str = ""
+    body_html: str = ""
+    direction: Literal["inbound", "outbound"] = "inbound"
+    priority: PriorityValue = "normal"
+    team_id: Id | None = None
+    attachments: list[AttachmentIn] = []
+
+
+class ConversationPatch(Schema):
+    status: StatusValue | None = None
+    priority: PriorityValue | None = None
+    assignee_id: Id | None = Field(None, description="null unassigns.")
+    team_id: Id | None = None
+    category_id: Id | None = Field(None, description="null removes the category.")
+    tags: list[str] | None = Field(None, description="Replaces the tags.")
+
+
+class MessagePage(Schema):
+    items: list[MessageOut]
+    next_cursor: str | None
+
+
+class ReplyIn(Schema):
+    body_text: str = ""
+    body_html: str = ""
+    channel: str | None = Field(None, description="Defaults to the conversation's channel.")
+    status: StatusValue | None = Field(None, description="The status after the reply.")
+    attachments: list[AttachmentIn] = []
+
+
+class NoteIn(Schema):
+    body_text: str = ""
+    body_html: str = ""
+    attachments: list[AttachmentIn] = []
+
+
+@router.get("", response={200: ConversationPage, **COMMON_ERRORS}, summary="List conversations")
+def list_conversations(
+    request: HttpRequest, filters: Query[ConversationFilters]
+) -> ConversationPage:
+    caller = caller_of(request)
+    rows = caller.limit(conversations_visible_to(caller.actor))
+    if filters.brand:
+        rows = rows.filter(brand__slug=filters.brand)
+    if filters.status:
+        rows = rows.filter(status__in=filters.status)
+    if filters.priority:
+        rows = rows.filter(priority__in=filters.priority)
+    if filters.channel:
+        rows = rows.filter(channel=filters.channel)
+    if filters.team is not None:
+        rows = rows.filter(team_id=filters.team)
+    if filters.assignee is not None:
+        rows = rows.filter(assignee_id=filters.assignee)
+    if filters.unassigned:
+        rows = rows.filter(assignee__isnull=True)
+    if filters.tag:
+        rows = rows.filter(tags__name=filters.tag.strip().lower())
+    for field, lookup, value in (
+        ("created_at", "gte", filters.created_after),
+        ("created_at", "lt", filters.created_before),
+        ("updated_at", "gte", filters.updated_after),
+        ("updated_at", "lt", filters.updated_before),
+    ):
+        if value is not None:
+            rows = rows.filter(**{f"{field}__{lookup}": value})
+    page, next_cursor = paginate(
+        rows.prefetch_related("tags"),
+        order=filters.order,
+        cursor=filters.cursor,
+        limit=filters.limit,
+    )
+    return ConversationPage(items=[conversation_out(row) for row in page], next_cursor=next_cursor)
+
+
+@router.post(
+    "",
+    response={201: ConversationOut, **WRITE_ERRORS},
+    summary="Start a conversation on behalf of a customer",
+)
+def create_conversation(
+    request: HttpRequest,
+    payload: ConversationIn,
+    idempotency_key: str | None = IDEMPOTENCY_KEY_HEADER,
+) -> Status:
+    caller = caller_of(request)
+
+    def run() -> tuple[int, ConversationOut]:
+        customer = customer_for(caller, payload.customer_id)
+        conversation = actions.start_conversation(
+            brand=customer.brand,
+            customer=customer,
+            channel=payload.channel,
+            actor=caller.actor,
+            subject=payload.subject,
+            body_text=payload.body_text,
+            body_html=payload.body_html,
+            attachments=incoming_attachments(payload.attachments),
+            direction=Direction(payload.direction),
+            priority=payload.priority,
+            team=team_in_brand(customer.brand_id, payload.team_id)
+            if payload.team_id is not None
+            else None,
+        )
+        return 201, conversation_out(conversation_for(caller, conversation.pk))
+
+    return idempotent(request, idempotency_key, payload, run)
+
+
+@router.get(
+    "/{conversation_id}",
+    response={200: ConversationOut, **COMMON_ERRORS},
+    summary="Get a conversation",
+)
+def get_conversation(request: HttpRequest, conversation_id: Id) -> ConversationOut:
+    return conversation_out(conversation_for(caller_of(request), conversation_id))
+
+
+@router.patch(
+    "/{conversation_id}",
+    response={200: ConversationOut, **WRITE_ERRORS},
+    summary="Change a conversation's status, priority, assignee, team, category or tags",
+)
+def update_conversation(
+    request: HttpRequest, conversation_id: Id, payload: ConversationPatch
+) -> ConversationOut:
+    caller = caller_of(request)
+    actor = caller.actor
+    given = payload.model_fields_set
+    with transaction.atomic():
+        conversation = conversation_for(caller, conversation_id)
+        brand_id = conversation.brand_id
+        if "category_id" in given:
+            conversation = actions.categorize_conversation(
+                conversation=conversation,
+                category=category_in_brand(brand_id, payload.category_id)
+                if payload.category_id is not None
+                else None,
+                actor=actor,
+            )
+        if payload.tags is not None:
+            conversation = actions.set_conversation_tags(
+                conversation=conversation, tags=payload.tags, actor=actor
+            )
+        if "assignee_id" in given or payload.team_id is not None:
+            assignee = conversation.assignee
+            if "assignee_id" in given:
+                assignee = (
+                    agent_in_brand(brand_id, payload.assignee_id)
+                    if payload.assignee_id is not None
+                    else None
+                )
+            conversation = actions.assign_conversation(
+                conversation=conversation,
+                actor=actor,
+                assignee=assignee,
+                team=team_in_brand(brand_id, payload.team_id)
+                if payload.team_id is not None
+                else None,
+            )
+        if payload.priority is not None:
+            conversation = actions.change_priority(
+                conversation=conversation, priority=payload.priority, actor=actor
+            )
+        if payload.status is not None and payload.status != conversation.status:
+            conversation = actions.change_status(
+                conversation=conversation, status=payload.status, actor=actor
+            )
+    return conversation_out(conversation_for(caller, conversation_id))
+
+
+@router.get(
+    "/{conversation_id}/messages",
+    response={200: MessagePage, **COMMON_ERRORS},
+    summary="List a conversation's messages, oldest first",
+)
+def list_messages(
+    request: HttpRequest,
+    conversation_id: Id,
+    cursor: str | None = None,
+    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+) -> MessagePage:
+    caller = caller_of(request)
+    conversation = conversation_for(caller, conversation_id)
+    page, next_cursor = paginate(
+        messages_of(conversation, viewer=caller.actor),
+        order="created_at",
+        cursor=cursor,
+        limit=limit,
+    )
+    return MessagePage(items=[message_out(message) for message in page], next_cursor=next_cursor)
+
+
+@router.post(
+    "/{conversation_id}/messages",
+    response={201: MessageOut, **WRITE_ERRORS},
+    summary="Reply to the customer, on the conversation's channel or another one",
+)
+def reply(
+    request: HttpRequest,
+    conversation_id: Id,
+    payload: ReplyIn,
+    idempotency_key: str | None = IDEMPOTENCY_KEY_HEADER,
+) -> Status:
+    caller = caller_of(request)
+
+    def run() -> tuple[int, MessageOut]:
+        conversation = conversation_for(caller, conversation_id)
+        message = actions.reply_to_conversation(
+            conversation=conversation,
+            actor=caller.actor,
+            body_text=payload.body_text,
+            body_html=payload.body_html,
+            channel=payload.channel,
+            attachments=incoming_attachments(payload.attachments),
+            status=payload.status,
+        )
+        return 201, message_out(message)
+
+    return idempotent(request, idempotency_key, payload, run)
+
+
+@router.post(
+    "/{conversation_id}/notes",
+    response={201: MessageOut, **WRITE_ERRORS},
+    summary="Add an internal note for colleagues",
+)
+def add_note(
+    request: HttpRequest,
+    conversation_id: Id,
+    payload: NoteIn,
+    idempotency_key: str | None = IDEMPOTENCY_KEY_HEADER,
+) -> Status:
+    caller = caller_of(request)
+
+    def run() -> tuple[int, MessageOut]:
+        conversation = conversation_for(caller, conversation_id)
+        message = actions.add_internal_note(
+            conversation=conversation,
+            actor=caller.actor,
+            body_text=payload.body_text,
+            body_html=payload.body_html,
+            attachments=incoming_attachments(payload.attachments),
+        )
+        return 201, message_out(message)
+
+    return idempotent(request, idempotency_key, payload, run)
