@@ -13,6 +13,8 @@ Usage:
 - ``atiende smtpd [--host H] [--port P]``: receive mail over SMTP for the brands' addresses.
 - ``atiende poll-mail [--once] [--interval SECONDS]``: read the brands' IMAP mailboxes (IDLE where
   the server offers it for a single mailbox).
+- ``atiende process-inbound [--batch-size N]``: process every stored inbound message that is
+  waiting, in batches, then stop (after an outage, or to drain a large import).
 - ``atiende manage COMMAND [ARGS...]``: any Django management command (migrate, ...).
 """
 
@@ -24,7 +26,7 @@ from collections.abc import Sequence
 
 SETTINGS_MODULE = "atiende.config.settings"
 # atiende NAME runs the management command of that name ("import-mail" runs import_mail).
-SHORTCUTS = {"demo", "serve", "worker", "import-mail", "smtpd", "poll-mail"}
+SHORTCUTS = {"demo", "serve", "worker", "import-mail", "smtpd", "poll-mail", "process-inbound"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -135,7 +135,8 @@ def _add_message(
         direction=direction,
         author_kind=author_kind,
         author_user=actor if isinstance(actor, User) and author_kind == AuthorKind.AGENT else None,
-        author_customer=conversation.customer if author_kind == AuthorKind.CUSTOMER else None,
+        # By id: the conversation's customer need not be read to be named.
+        author_customer_id=conversation.customer_id if author_kind == AuthorKind.CUSTOMER else None,
         channel=channel,
         body_text=text,
         body_html=safe_html,
@@ -152,10 +153,12 @@ def _touch(conversation: Conversation, message: Message, extra_fields: Iterable[
     fields = {"updated_at", *extra_fields}
     if message.direction != Direction.INTERNAL:
         conversation.last_message_at = max(conversation.last_message_at, message.created_at)
-        first_attachment = message.attachments.first()
-        conversation.last_message_preview = preview_line(message.body_text) or (
-            first_attachment.filename if first_attachment is not None else ""
-        )
+        preview = preview_line(message.body_text)
+        if not preview:
+            # Read only when needed: most messages have text.
+            first_attachment = message.attachments.first()
+            preview = first_attachment.filename if first_attachment is not None else ""
+        conversation.last_message_preview = preview
         fields |= {"last_message_at", "last_message_preview"}
     conversation.save(update_fields=sorted(fields))
 

@@ -12,15 +12,23 @@ The order of events for one message, and why:
 3. A failure is recorded in a second, separate transaction: the row shows "needs attention", the
    stage and the error in words, and when it will be retried (with back-off). Invalid input that no
    retry can fix (a ValidationError) is "rejected" at once, with the reason.
+
+A worker with many stored messages runs them with :func:`process_inbound_batch`: the same steps,
+each message in a savepoint of its own inside one transaction per batch. The rows were committed
+before the batch began, so a crash mid-batch loses only uncommitted results: those rows are still
+"received" and the sweeper runs them again; results and "done" commit together, so nothing is
+processed twice.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -44,6 +52,30 @@ RETRY_DELAYS = (
     timedelta(hours=2),
     timedelta(hours=6),
 )
+
+
+# Messages whose results one transaction commits: big enough that a commit (and, on SQLite, taking
+# the write lock) is paid once per many messages, small enough that a crash redoes little and other
+# writers wait at most a fraction of a second.
+BATCH_SIZE = 100
+
+T = TypeVar("T")
+
+_batch_memo: ContextVar[dict[Any, Any] | None] = ContextVar("atiende_inbound_batch", default=None)
+
+
+def batch_memo(key: Any, compute: Callable[[], T]) -> T:
+    """``compute()`` once per batch of :func:`process_inbound_batch`; outside one, every call.
+
+    Only for what the chain reads and never writes (a brand's stage order, its acknowledgement
+    settings): a batch is one transaction, so its messages may share what it read once.
+    """
+    memo = _batch_memo.get()
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
 
 
 class StageFailed(Exception):
@@ -83,9 +115,8 @@ def receive_inbound(
     """
     require(actor, Capability.WORK_CONVERSATIONS, brand.pk)
     key = dedupe_key[:512]
-    existing = InboundMessage.objects.filter(brand=brand, channel=channel, dedupe_key=key).first()
-    if existing is not None:
-        return Receipt(existing, created=False)
+    # The unique key decides, in one statement: a second delivery (or the same message arriving
+    # twice at once, by IMAP and a webhook say) fails the insert and finds the first row.
     try:
         with transaction.atomic():
             inbound = InboundMessage.objects.create(
@@ -97,10 +128,12 @@ def receive_inbound(
                 dedupe_key=key,
             )
     except IntegrityError:
-        # The same message arriving twice at the same moment (IMAP and a webhook, say).
-        return Receipt(
-            InboundMessage.objects.get(brand=brand, channel=channel, dedupe_key=key), False
-        )
+        existing = InboundMessage.objects.filter(
+            brand=brand, channel=channel, dedupe_key=key
+        ).first()
+        if existing is None:
+            raise
+        return Receipt(existing, created=False)
     if process:
         inbound_id = inbound.pk
         transaction.on_commit(lambda: _schedule(inbound_id))
@@ -136,10 +169,19 @@ def _run_chain(inbound_id: int) -> InboundMessage:
     inbound = InboundMessage.objects.select_for_update().select_related("brand").get(pk=inbound_id)
     if inbound.status == InboundStatus.DONE:
         return inbound  # a late or repeated task: already processed, nothing to do
+    return _process_locked(inbound)
+
+
+def _process_locked(inbound: InboundMessage) -> InboundMessage:
+    """Run the chain over a row this transaction holds locked, and mark it done."""
+    stages = batch_memo(
+        ("stages", inbound.brand_id, inbound.channel),
+        lambda: stages_for(inbound.brand, inbound.channel),
+    )
     context = chain.InboundContext(
         inbound=inbound, raw=bytes(inbound.raw), brand=inbound.brand, channel=inbound.channel
     )
-    timings = _run_stages(stages_for(inbound.brand, inbound.channel), context)
+    timings = _run_stages(stages, context)
     if not context.outcome:
         raise StageFailed("chain", RuntimeError("no stage decided what to do with the message"))
     inbound.status = InboundStatus.DONE
@@ -198,14 +240,76 @@ def _in_words(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
+def _log_failure(inbound_id: int, failure: StageFailed) -> None:
+    """Called while handling ``failure``: the log keeps its traceback."""
+    if not isinstance(failure.error, ValidationError | chain.ChainError):
+        logger.exception("inbound message %s failed in stage %s", inbound_id, failure.stage)
+
+
 def process_inbound(inbound_id: int) -> InboundMessage:
     """Run one stored message through its brand's chain; never raises for a stage's failure."""
     try:
         return _run_chain(inbound_id)
     except StageFailed as failure:
-        if not isinstance(failure.error, ValidationError | chain.ChainError):
-            logger.exception("inbound message %s failed in stage %s", inbound_id, failure.stage)
+        _log_failure(inbound_id, failure)
         return _record_failure(inbound_id, failure)
+
+
+def process_inbound_batch(
+    inbound_ids: Iterable[int], *, batch_size: int = BATCH_SIZE
+) -> list[InboundMessage]:
+    """Run many stored messages through their chains: one transaction per ``batch_size`` rows.
+
+    Precondition: every row was committed by :func:`receive_inbound` before this call (the
+    durability rule: a message is stored before anything processes it). Rows already done are
+    skipped. Each message runs in a savepoint: a failing one rolls back only its own effects and
+    is recorded as needing attention (or rejected), as :func:`process_inbound` records it.
+    """
+    ordered = sorted(set(inbound_ids))
+    size = max(1, batch_size)
+    processed: list[InboundMessage] = []
+    for start in range(0, len(ordered), size):
+        processed.extend(_run_batch(ordered[start : start + size]))
+    return processed
+
+
+@action
+def _run_batch(inbound_ids: list[int]) -> list[InboundMessage]:
+    token = _batch_memo.set({})
+    try:
+        # Locked in primary-key order, as every writer of these rows locks them.
+        rows = list(
+            InboundMessage.objects.select_for_update()
+            .select_related("brand")
+            .filter(pk__in=inbound_ids)
+            .exclude(status=InboundStatus.DONE)
+            .order_by("pk")
+        )
+        processed = []
+        for inbound in rows:
+            try:
+                with transaction.atomic():
+                    processed.append(_process_locked(inbound))
+            except StageFailed as failure:
+                _log_failure(inbound.pk, failure)
+                processed.append(_record_failure(inbound.pk, failure))
+        return processed
+    finally:
+        _batch_memo.reset(token)
+
+
+def queue_inbound_batch(inbound_ids: Iterable[int]) -> None:
+    """After commit, hand stored messages to a worker as batches (for a caller storing many)."""
+    ids = sorted(set(inbound_ids))
+
+    def enqueue() -> None:
+        from atiende.pipeline.tasks import process_inbound_batch_task
+
+        for start in range(0, len(ids), BATCH_SIZE):
+            process_inbound_batch_task(ids[start : start + BATCH_SIZE])
+
+    if ids:
+        transaction.on_commit(enqueue)
 
 
 @action
@@ -244,18 +348,25 @@ def configure_service_chain(
     return configured
 
 
-def process_due_inbound(limit: int = 200) -> int:
-    """Messages whose task was lost (received over a minute ago) or whose retry is due."""
+def process_due_inbound(
+    limit: int = 200, *, waiting: timedelta = timedelta(minutes=1), batch_size: int = BATCH_SIZE
+) -> int:
+    """Messages whose task was lost (received over a minute ago) or whose retry is due.
+
+    ``waiting`` is how long a received message must have waited: a younger one normally has its
+    task queued still (processing it here as well would be safe, only wasted work).
+    """
     now = timezone.now()
     due = list(
-        InboundMessage.objects.filter(
-            status=InboundStatus.RECEIVED, received_at__lte=now - timedelta(minutes=1)
-        ).values_list("pk", flat=True)[:limit]
+        InboundMessage.objects.filter(status=InboundStatus.RECEIVED, received_at__lte=now - waiting)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
     ) + list(
         InboundMessage.objects.filter(
             status=InboundStatus.NEEDS_ATTENTION, next_attempt_at__lte=now
-        ).values_list("pk", flat=True)[:limit]
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
     )
-    for inbound_id in due:
-        process_inbound(inbound_id)
+    process_inbound_batch(due, batch_size=batch_size)
     return len(due)

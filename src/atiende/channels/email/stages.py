@@ -25,6 +25,7 @@ from atiende.core.actors import SystemActor, system_actor
 from atiende.customers import crn as crn_scheme
 from atiende.customers.actions import IdentityInput, add_customer_identity, create_customer
 from atiende.customers.models import Customer, CustomerIdentity
+from atiende.pipeline.actions import batch_memo
 from atiende.pipeline.chain import InboundContext, Stage, register_stage, set_default_order
 from atiende.pipeline.models import InboundOutcome, ServiceChain
 
@@ -52,6 +53,9 @@ def deduplicate(context: InboundContext) -> None:
     Catches what the inbound row's key cannot: a mail received once by IMAP and once again
     through another mailbox of the same brand, or our own reply coming back to us.
     """
+    # Lookups by external id say ``external_id <> ''``: the unique index on (brand, channel,
+    # external_id) is partial on that condition, and SQLite uses a partial index only when the
+    # query states its condition; without it every message of the brand is scanned.
     mail: ParsedMail = context.mail
     if (
         mail.message_id
@@ -59,7 +63,9 @@ def deduplicate(context: InboundContext) -> None:
             brand=context.brand,
             channel=CHANNEL,
             external_id=mail.message_id[:_EXTERNAL_ID_LENGTH],
-        ).exists()
+        )
+        .exclude(external_id="")
+        .exists()
     ):
         context.finish(InboundOutcome.DUPLICATE, f"Message-ID {mail.message_id} is already stored")
 
@@ -127,6 +133,7 @@ def _by_headers(context: InboundContext, mail: ParsedMail) -> Conversation | Non
         return None
     known = (
         Message.objects.filter(brand=context.brand, channel=CHANNEL, external_id__in=ids)
+        .exclude(external_id="")
         .select_related("conversation")
         .order_by("-created_at")
         .first()
@@ -227,7 +234,10 @@ def acknowledge(context: InboundContext) -> None:
     message: those finished earlier in the chain)."""
     if context.outcome != InboundOutcome.CREATED:
         return
-    configured = ServiceChain.objects.filter(brand=context.brand, channel=CHANNEL).first()
+    configured = batch_memo(
+        ("service_chain", context.brand.pk, CHANNEL),
+        lambda: ServiceChain.objects.filter(brand=context.brand, channel=CHANNEL).first(),
+    )
     if (
         configured is None
         or not configured.acknowledge_new

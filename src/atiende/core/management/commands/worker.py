@@ -6,6 +6,9 @@ Run exactly one worker with periodic tasks (mail polling, clean-ups); start any 
 SIGTERM (what systemd, Docker and ``atiende demo`` send) stops gracefully: tasks already running
 may finish for up to ``--shutdown-timeout`` seconds. SIGINT (Ctrl-C) stops at once; an interrupted
 task's transaction rolls back and huey reports it as interrupted.
+
+On start a worker queues the recovery of inbound messages that a killed worker left half-done
+(``pipeline.tasks.recover_inbound_task``), so they do not wait for the minute's sweep.
 """
 
 from __future__ import annotations
@@ -47,6 +50,10 @@ class Command(BaseCommand):
         # run_huey gives the "huey" logger its own handler unless it has one; ours already reach
         # the console through the root logger, so that would print every line twice.
         logging.getLogger("huey").addHandler(logging.NullHandler())
+        # Messages a previous worker was processing when it died are taken up first thing.
+        from atiende.pipeline.tasks import recover_inbound_task
+
+        recover_inbound_task()
         call_command(
             "run_huey",
             workers=options["threads"],

@@ -1,0 +1,161 @@
+"""Processing stored messages in batches: one transaction per batch, one savepoint per message,
+each message's outcome the same as when processed on its own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from atiende.channels.registry import ChannelKind, register
+from atiende.core.actors import system_actor
+from atiende.customers.actions import create_customer
+from atiende.customers.models import Customer
+from atiende.pipeline import actions, chain
+from atiende.pipeline.models import InboundMessage, InboundOutcome, InboundStatus
+
+CHANNEL = "batch-test"
+
+
+def read(context: chain.InboundContext) -> None:
+    context.set(text=context.raw.decode())
+
+
+def remember_customer(context: chain.InboundContext) -> None:
+    context.set(
+        customer=create_customer(
+            brand=context.brand, actor=system_actor("tests"), name=context.text
+        )
+    )
+
+
+def deliver(context: chain.InboundContext) -> None:
+    if context.text.startswith("FAIL"):
+        raise RuntimeError("the database of orders is down")
+    if context.text.startswith("BAD"):
+        raise ValidationError("The message is 40 MB; at most 25 MB are accepted.")
+    context.conclude(InboundOutcome.CREATED)
+
+
+register(ChannelKind(CHANNEL, "Batch test", "api"))
+for stage in (
+    chain.Stage("batch_read", read, frozenset({"raw"}), frozenset({"text"}), frozenset({CHANNEL})),
+    chain.Stage("batch_customer", remember_customer, frozenset({"text"}), frozenset({"customer"}), frozenset({CHANNEL})),
+    chain.Stage("batch_deliver", deliver, frozenset({"customer"}), frozenset(), frozenset({CHANNEL})),
+):  # fmt: skip
+    chain.register_stage(stage)
+chain.set_default_order(CHANNEL, ["batch_read", "batch_customer", "batch_deliver"])
+
+
+def store(brand: Any, *texts: str) -> list[int]:
+    return [
+        actions.receive_inbound(
+            brand=brand,
+            channel=CHANNEL,
+            raw=text.encode(),
+            dedupe_key=text,
+            actor=system_actor("tests"),
+            process=False,
+        ).inbound.pk
+        for text in texts
+    ]
+
+
+def statuses() -> dict[str, tuple[str, str]]:
+    return {
+        bytes(row.raw).decode(): (row.status, row.outcome)
+        for row in InboundMessage.objects.filter(channel=CHANNEL)
+    }
+
+
+def test_a_batch_processes_every_stored_message_and_times_each(brand):
+    ids = store(brand, "Ana", "Berta", "Carmen")
+    processed = actions.process_inbound_batch(ids, batch_size=2)
+    assert [row.pk for row in processed] == sorted(ids)
+    assert set(statuses().values()) == {(InboundStatus.DONE, InboundOutcome.CREATED)}
+    assert sorted(Customer.objects.values_list("name", flat=True)) == ["Ana", "Berta", "Carmen"]
+    for row in InboundMessage.objects.filter(pk__in=ids):
+        assert set(row.stage_timings) == {"batch_read", "batch_customer", "batch_deliver"}
+        assert row.processed_at is not None
+
+
+def test_a_failing_message_rolls_back_only_itself_and_needs_attention(brand):
+    ids = store(brand, "Ana", "FAIL Berta", "Carmen", "BAD Dora")
+    actions.process_inbound_batch(ids)
+    assert statuses() == {
+        "Ana": (InboundStatus.DONE, InboundOutcome.CREATED),
+        "FAIL Berta": (InboundStatus.NEEDS_ATTENTION, ""),
+        "Carmen": (InboundStatus.DONE, InboundOutcome.CREATED),
+        "BAD Dora": (InboundStatus.DONE, InboundOutcome.REJECTED),
+    }
+    # The customers the failing messages' earlier stage made were rolled back with them.
+    assert sorted(Customer.objects.values_list("name", flat=True)) == ["Ana", "Carmen"]
+    failed = InboundMessage.objects.get(pk=ids[1])
+    assert failed.attempts == 1
+    assert failed.error == "batch_deliver: the database of orders is down"
+    assert failed.next_attempt_at is not None
+    rejected = InboundMessage.objects.get(pk=ids[3])
+    assert rejected.error == "batch_deliver: The message is 40 MB; at most 25 MB are accepted."
+
+
+def test_messages_already_done_are_left_as_they_are(brand):
+    (first,) = store(brand, "Ana")
+    done = actions.process_inbound(first)
+    (second,) = store(brand, "Berta")
+    processed = actions.process_inbound_batch([first, second])
+    assert [row.pk for row in processed] == [second]
+    again = InboundMessage.objects.get(pk=first)
+    assert again.processed_at == done.processed_at
+    assert Customer.objects.filter(name="Ana").count() == 1
+
+
+def test_a_batch_reads_the_chain_configuration_once_and_locks_its_rows_once(brand):
+    ids = store(brand, "Ana", "Berta", "Carmen", "Dora")
+    with CaptureQueriesContext(connection) as queries:
+        actions.process_inbound_batch(ids)
+    statements = [query["sql"] for query in queries.captured_queries]
+    assert sum("pipeline_servicechain" in sql for sql in statements) == 1
+    assert (
+        sum(sql.startswith("SELECT") and "pipeline_inboundmessage" in sql for sql in statements)
+        == 1
+    )
+
+
+def test_outside_a_batch_the_memo_computes_every_time():
+    calls: list[int] = []
+
+    def compute() -> int:
+        calls.append(1)
+        return len(calls)
+
+    assert actions.batch_memo("key", compute) == 1
+    assert actions.batch_memo("key", compute) == 2
+
+
+def test_stored_messages_queued_as_batches_are_processed_after_commit(
+    brand, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        ids = store(brand, "Ana", "Berta")
+        actions.queue_inbound_batch(ids)
+        assert set(statuses().values()) == {(InboundStatus.RECEIVED, "")}
+    assert set(statuses().values()) == {(InboundStatus.DONE, InboundOutcome.CREATED)}
+
+
+def test_the_command_processes_every_waiting_message_in_batches(brand, capsys):
+    store(brand, "Ana", "Berta", "Carmen")
+    call_command("process_inbound", "--batch-size", "2")
+    assert "Processed 3 inbound messages." in capsys.readouterr().out
+    assert set(statuses().values()) == {(InboundStatus.DONE, InboundOutcome.CREATED)}
+    call_command("process_inbound")
+    assert "Processed 0 inbound messages." in capsys.readouterr().out
+
+
+def test_the_command_can_leave_messages_younger_than_a_given_age(brand, capsys):
+    store(brand, "Ana")
+    call_command("process_inbound", "--waiting", "60")
+    assert "Processed 0 inbound messages." in capsys.readouterr().out
+    assert set(statuses().values()) == {(InboundStatus.RECEIVED, "")}
