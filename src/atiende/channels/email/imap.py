@@ -25,7 +25,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -49,6 +49,7 @@ from atiende.channels.email.actions import (
 from atiende.channels.email.intake import receive_email
 from atiende.channels.email.models import ImapMailbox, ImapSecurity
 from atiende.core.actors import system_actor
+from atiende.pipeline.actions import queue_inbound_batch
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +85,8 @@ class PollResult:
     renumbered: bool = False
     # The connection failed while reading: the next read needs a new one.
     disconnected: bool = False
+    # Stored in this batch, not yet handed to a worker (they go as one batch task).
+    waiting: list[int] = field(default_factory=list)
 
 
 class MailboxUnavailable(Exception):
@@ -202,10 +205,16 @@ def read_new_mail(
         for batch in _batches(chunk, sizes, limit):
             wanted = [uid for uid in batch if uid in sizes and sizes[uid] <= limit]
             bodies = client.fetch(wanted, ["BODY.PEEK[]"]) if wanted else {}
-            for uid in batch:
-                raw = bodies.get(uid, {}).get(b"BODY[]")
-                if not _take(mailbox, uid, sizes.get(uid), raw, limit, result):
-                    return
+            try:
+                for uid in batch:
+                    raw = bodies.get(uid, {}).get(b"BODY[]")
+                    if not _take(mailbox, uid, sizes.get(uid), raw, limit, result):
+                        return
+            finally:
+                # Processed as one batch by a worker. Were this process to die first, the
+                # rows are committed as received: a starting worker or the sweep takes them.
+                queue_inbound_batch(result.waiting)
+                result.waiting = []
 
 
 def _take(
@@ -235,7 +244,9 @@ def _take(
         return True
     result.fetched += 1
     try:
-        receipt = receive_email(brand=mailbox.brand, raw=raw, source=f"imap:{mailbox.pk}")
+        receipt = receive_email(
+            brand=mailbox.brand, raw=raw, source=f"imap:{mailbox.pk}", process=False
+        )
     except Exception as error:
         logger.exception("IMAP mailbox %s (%s): could not store UID %s", mailbox.pk, mailbox, uid)
         result.errors += 1
@@ -246,6 +257,7 @@ def _take(
         return False
     if receipt.created:
         result.stored += 1
+        result.waiting.append(receipt.inbound.pk)
     else:
         result.duplicates += 1
     # Only now, after the commit: a crash before this line makes the next poll read the
