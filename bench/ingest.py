@@ -47,6 +47,8 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from machine import cpu_model
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPORA = Path(os.environ.get("ATIENDE_MAIL_CORPORA", "/work/shared/corpora/email"))
 SUPPORT = "soporte@bench.atiende.test"
@@ -410,14 +412,7 @@ def _init_command() -> str:
 
 
 def machine(database_url: str) -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     info: dict[str, Any] = {
         "cpu": cpu,
         "cores": os.cpu_count(),

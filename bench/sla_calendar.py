@@ -12,28 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import statistics
 import time
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from machine import summary
+
 from atiende.sla.calendar import BusinessCalendar, public_holidays
-
-
-def machine() -> str:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model or platform.processor()}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def main() -> None:
@@ -81,7 +68,7 @@ def main() -> None:
         "runs": options.runs,
         "median_ops_per_second": round(statistics.median(rates)),
         "all_runs": [round(rate) for rate in rates],
-        "machine": machine(),
+        "machine": summary(),
     }
     if options.json:
         print(json.dumps(result))

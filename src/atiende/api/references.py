@@ -38,6 +38,17 @@ def conversation_for(caller: Caller, conversation_id: int) -> Conversation:
     )
 
 
+def conversation_to_act_on(caller: Caller, conversation_id: int) -> Conversation:
+    """A conversation the caller may see, as the row alone: for an action, which re-reads it under
+    a lock, or a read of what lies beneath it (its messages). Without the related rows and tags
+    that only :func:`conversation_for`'s output needs: one query fewer and a smaller join."""
+    return (
+        caller.limit(conversations_visible_to(caller.actor))
+        .select_related(None)
+        .get(pk=conversation_id)
+    )
+
+
 def customer_for(caller: Caller, customer_id: int) -> Customer:
     return (
         caller.limit(customers_visible_to(caller.actor))

@@ -99,8 +99,14 @@ SQLITE_OPTIONS = {
 }
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {
-        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    # A pool of connections per process, not persistent connections: under ASGI every request
+    # runs in a thread of its own, so CONN_MAX_AGE would leave one idle connection per request
+    # until PostgreSQL runs out of slots (measured: bench/README.md, API under load).
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": int(os.environ.get("ATIENDE_DB_POOL_SIZE", "10")),
+        "timeout": 20,
     }
 else:
     DATABASES = {

@@ -19,6 +19,7 @@ from atiende.api.references import (
     agent_in_brand,
     category_in_brand,
     conversation_for,
+    conversation_to_act_on,
     customer_for,
     team_in_brand,
 )
@@ -252,7 +253,7 @@ def list_messages(
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
 ) -> MessagePage:
     caller = caller_of(request)
-    conversation = conversation_for(caller, conversation_id)
+    conversation = conversation_to_act_on(caller, conversation_id)
     page, next_cursor = paginate(
         messages_of(conversation, viewer=caller.actor),
         order="created_at",
@@ -276,7 +277,7 @@ def reply(
     caller = caller_of(request)
 
     def run() -> tuple[int, MessageOut]:
-        conversation = conversation_for(caller, conversation_id)
+        conversation = conversation_to_act_on(caller, conversation_id)
         message = actions.reply_to_conversation(
             conversation=conversation,
             actor=caller.actor,
@@ -305,7 +306,7 @@ def add_note(
     caller = caller_of(request)
 
     def run() -> tuple[int, MessageOut]:
-        conversation = conversation_for(caller, conversation_id)
+        conversation = conversation_to_act_on(caller, conversation_id)
         message = actions.add_internal_note(
             conversation=conversation,
             actor=caller.actor,
