@@ -103,11 +103,15 @@ if DATABASE_URL:
     # runs in a thread of its own, so CONN_MAX_AGE would leave one idle connection per request
     # until PostgreSQL runs out of slots (measured: bench/README.md, API under load).
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": 1,
-        "max_size": int(os.environ.get("ATIENDE_DB_POOL_SIZE", "10")),
-        "timeout": 20,
-    }
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": int(os.environ.get("ATIENDE_DB_POOL_SIZE", "10")),
+            "timeout": 20,
+        }
+    else:
+        # A sqlite:/// URL (tests hand one to their child processes): the embedded settings.
+        DATABASES["default"].setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)
 else:
     DATABASES = {
         "default": {
