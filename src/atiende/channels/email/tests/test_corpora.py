@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import statistics
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -337,21 +335,3 @@ def test_a_reply_sharing_a_block_with_its_quotation_is_split() -> None:
     assert mail.text.startswith("Hi Katharine.")
     assert mail.text.rstrip().endswith("Joe XXX")
     assert "New Booking Inquiry" in mail.quoted_text
-
-
-# --- speed, reported (the budget is checked in bench/, not here) -------------------------------
-
-
-def test_parse_speed_over_the_corpora_is_reported() -> None:
-    raws = [path.read_bytes() for path in MAILS]
-    timings = []
-    for raw in raws:
-        started = time.perf_counter()
-        parse_mail(raw)
-        timings.append(time.perf_counter() - started)
-    median = statistics.median(timings)
-    print(
-        f"\nparse_mail over {len(raws)} corpus mails: median {median * 1000:.2f} ms, "
-        f"{1 / median:,.0f} mails/s at the median, {len(raws) / sum(timings):,.0f} mails/s overall"
-    )
-    assert len(timings) == len(raws)

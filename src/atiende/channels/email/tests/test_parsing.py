@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -615,17 +614,13 @@ def _many_parts(count: int) -> bytes:
     )
 
 
-def test_a_ten_thousand_part_message_stops_at_the_part_limit_quickly() -> None:
-    raw = _many_parts(10_000)
+def test_a_ten_thousand_part_message_stops_at_the_part_limit() -> None:
+    mail = parse_mail(_many_parts(10_000))
 
-    started = time.perf_counter()
-    mail = parse_mail(raw)
-    elapsed = time.perf_counter() - started
-
+    # The walk stops at the limit (without the cut the email package takes seconds); how long
+    # parsing takes is measured by bench/ingest.py, not asserted here.
     assert "stopped after 500 parts" in mail.defects
     assert 0 < len(mail.attachments) < 500
-    # A safety property, not a benchmark: without the cut the email package takes seconds.
-    assert elapsed < 1.0
 
 
 def test_a_smaller_part_limit_is_honoured() -> None:
@@ -658,14 +653,13 @@ def test_deeply_nested_multiparts_do_not_raise() -> None:
     assert "stopped after 500 parts" in mail.defects
 
 
-def test_a_huge_subject_is_read_without_stalling() -> None:
+def test_a_huge_subject_is_read_and_cut() -> None:
     raw = _mail("Subject: " + " ".join(["=?utf-8?q?caf=C3=A9?="] * 20_000) + "\n")
 
-    started = time.perf_counter()
     mail = parse_mail(raw)
 
     assert mail.subject.startswith("cafécafé")
-    assert time.perf_counter() - started < 1.0
+    assert len(mail.subject) <= 998
 
 
 @settings(max_examples=150, deadline=None, database=None)
