@@ -18,7 +18,7 @@ from atiende.conversations.models import PRIORITY_RANK, Conversation, Priority
 from atiende.core.actions import action
 from atiende.sla import timers
 from atiende.sla.models import Calendar, Policy, PolicyTarget, SlaEvent, SlaTimer, TimerState
-from atiende.sla.policies import resolve
+from atiende.sla.policies import brand_policies, resolve
 
 _CALENDAR_FIELDS = {
     "name",
@@ -126,12 +126,13 @@ def _open_conversations(brand_id: int) -> Any:
 def recompute_brand_timers(brand_id: int) -> int:
     """Every open conversation of the brand measured again against the policies as they are now."""
     count = 0
+    policies = brand_policies(brand_id)  # once for all, not once per conversation
     for conversation in (
         _open_conversations(brand_id)
         .select_related("customer__organization")
         .iterator(chunk_size=500)
     ):
-        timers.refresh_timers(conversation)
+        timers.refresh_timers(conversation, policies=policies)
         count += 1
     return count
 
@@ -177,16 +178,13 @@ def escalate_breach(timer_id: int) -> None:
         return
     done: dict[str, Any] = {}
     if resolution.breach_raises_priority.value:
-        higher = [
-            value
-            for value in Priority.values
-            if PRIORITY_RANK[Priority(value)] == PRIORITY_RANK[Priority(conversation.priority)] + 1
-        ]
-        if higher:
+        by_rank = sorted(Priority.values, key=lambda value: PRIORITY_RANK[Priority(value)])
+        position = by_rank.index(conversation.priority)
+        if position + 1 < len(by_rank):
             conversation = conversation_actions.change_priority(
-                conversation=conversation, priority=higher[0], actor=timers.SLA_ACTOR
+                conversation=conversation, priority=by_rank[position + 1], actor=timers.SLA_ACTOR
             )
-            done["priority"] = higher[0]
+            done["priority"] = by_rank[position + 1]
     team_id = resolution.breach_team_id.value
     if team_id and team_id != conversation.team_id:
         from atiende.accounts.models import Team

@@ -31,7 +31,7 @@ from atiende.conversations.models import Conversation, ConversationEvent, Messag
 from atiende.core.actors import system_actor
 from atiende.core.realtime import notify_on_commit
 from atiende.sla.calendar import WEEKDAYS, BusinessCalendar
-from atiende.sla.models import Metric, SlaEvent, SlaTimer, TimerState
+from atiende.sla.models import Metric, Policy, SlaEvent, SlaTimer, TimerState
 from atiende.sla.policies import Resolution, brand_policies, resolve
 
 logger = logging.getLogger(__name__)
@@ -162,10 +162,20 @@ def _pauses(
     return spans
 
 
-def refresh_timers(conversation: Conversation, *, now: datetime | None = None) -> list[SlaTimer]:
-    """Recompute the conversation's timers; record warnings and breaches that are due."""
+def refresh_timers(
+    conversation: Conversation,
+    *,
+    now: datetime | None = None,
+    policies: dict[int, Policy] | None = None,
+) -> list[SlaTimer]:
+    """Recompute the conversation's timers; record warnings and breaches that are due.
+
+    ``policies`` (the brand's, from ``brand_policies``) saves reading them again when many
+    conversations of one brand are refreshed together.
+    """
     now = now or timezone.now()
-    policies = brand_policies(conversation.brand_id)
+    if policies is None:
+        policies = brand_policies(conversation.brand_id)
     if not policies:
         return []  # a brand without policies has never had a timer either
     resolution = resolve(conversation, policies)
@@ -239,7 +249,8 @@ def _apply(
         warn = calendar.add(cycle.started_at, warning, pauses=pauses) if warning else None
         values = {"state": TimerState.RUNNING, "met_at": None, "due_at": due, "warn_at": warn}
     values.update(
-        policy=resolution.policy,
+        # By id: comparing timer.policy would load each timer's policy, a query per timer.
+        policy_id=resolution.policy.pk,
         target_minutes=minutes,
         started_at=cycle.started_at,
         explanation=resolution.explain_target(cycle.metric),

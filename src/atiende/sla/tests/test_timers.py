@@ -226,3 +226,20 @@ def test_no_policy_no_timers(brand, customer, system):
         brand=brand, customer=customer, channel="email", actor=system, subject="x", body_text="hola"
     )
     assert not SlaTimer.objects.filter(conversation=conversation).exists()
+
+
+def test_recomputing_a_brand_reads_its_policies_once(brand, customer, system, around_the_clock):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from atiende.sla.actions import recompute_brand_timers
+
+    for number in range(4):
+        start_conversation(
+            brand=brand, customer=customer, channel="email", actor=system, subject=f"x{number}",
+            body_text="hola",
+        )  # fmt: skip
+    with CaptureQueriesContext(connection) as queries:
+        assert recompute_brand_timers(brand.pk) == 4
+    policy_reads = [query for query in queries if 'FROM "sla_policy"' in query["sql"]]
+    assert len(policy_reads) == 1
