@@ -122,30 +122,45 @@ def _open_conversations(brand_id: int) -> Any:
     return Conversation.objects.filter(brand_id=brand_id).exclude(status="closed")
 
 
-@action
 def recompute_brand_timers(brand_id: int) -> int:
-    """Every open conversation of the brand measured again against the policies as they are now."""
+    """Every open conversation of the brand measured again against the policies as they are now,
+    each in its own short transaction (a brand's whole backlog must not hold the database)."""
     count = 0
     policies = brand_policies(brand_id)  # once for all, not once per conversation
-    for conversation in (
-        _open_conversations(brand_id)
-        .select_related("customer__organization")
-        .iterator(chunk_size=500)
-    ):
-        timers.refresh_timers(conversation, policies=policies)
+    ids = list(_open_conversations(brand_id).values_list("pk", flat=True))
+    for conversation_id in ids:
+        refresh_conversation_timers(conversation_id, policies=policies)
         count += 1
     return count
 
 
+def _locked_conversation(conversation_id: int) -> Conversation:
+    """The conversation under the same row lock its actions take, so that a check and a new
+    message never derive (and record a breach) at the same time."""
+    return (
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("customer__organization")
+        .get(pk=conversation_id)
+    )
+
+
+@action
+def refresh_conversation_timers(
+    conversation_id: int, *, policies: dict[int, Policy] | None = None
+) -> None:
+    timers.refresh_timers(_locked_conversation(conversation_id), policies=policies)
+
+
 @action
 def check_timer(timer_id: int) -> None:
-    timer = SlaTimer.objects.select_for_update().filter(pk=timer_id).first()
-    if timer is None or timer.state != TimerState.RUNNING:
-        return  # met, paused or stopped since the check was scheduled: nothing is due
-    conversation = Conversation.objects.select_related("customer__organization").get(
-        pk=timer.conversation_id
+    conversation_id = (
+        SlaTimer.objects.filter(pk=timer_id, state=TimerState.RUNNING)
+        .values_list("conversation_id", flat=True)
+        .first()
     )
-    timers.refresh_timers(conversation)
+    if conversation_id is None:
+        return  # met, paused or stopped since the check was scheduled: nothing is due
+    timers.refresh_timers(_locked_conversation(conversation_id))
 
 
 def sweep_due_timers(limit: int = 500) -> int:
@@ -165,14 +180,15 @@ def sweep_due_timers(limit: int = 500) -> int:
 @action
 def escalate_breach(timer_id: int) -> None:
     """What the policy says to do on a breach: raise the priority, hand the case to a team."""
-    timer = SlaTimer.objects.select_for_update().filter(pk=timer_id).first()
-    if timer is None or timer.breached_at is None or timer.state != TimerState.RUNNING:
+    timer = SlaTimer.objects.filter(pk=timer_id).first()
+    if timer is None:
+        return
+    conversation = _locked_conversation(timer.conversation_id)
+    timer.refresh_from_db()
+    if timer.breached_at is None or timer.state != TimerState.RUNNING:
         return
     if SlaEvent.objects.filter(timer=timer, type="sla.escalated").exists():
         return  # escalated once already
-    conversation = Conversation.objects.select_related("customer__organization").get(
-        pk=timer.conversation_id
-    )
     resolution = resolve(conversation)
     if resolution is None:
         return
@@ -194,11 +210,4 @@ def escalate_breach(timer_id: int) -> None:
             conversation=conversation, actor=timers.SLA_ACTOR, assignee=None, team=team
         )
         done["team"] = team_id
-    SlaEvent.objects.create(
-        brand_id=conversation.brand_id,
-        conversation=conversation,
-        timer=timer,
-        type="sla.escalated",
-        payload={"metric": timer.metric, "cycle": timer.cycle, **done},
-        actor_label=timers.SLA_ACTOR.label,
-    )
+    timers.record_sla_event(conversation, timer, "sla.escalated", **done)

@@ -21,7 +21,7 @@ def check_timer_task(timer_id: int) -> None:
     actions.check_timer(timer_id)
 
 
-@db_task(retries=3, retry_delay=60)
+@db_task()
 def email_about_event_task(event_id: int) -> None:
     notifications.email_about(event_id)
 

@@ -71,7 +71,10 @@ def _status_history(conversation: Conversation) -> list[tuple[datetime, str]]:
     """(since, status) from the start, as recorded in the conversation's events."""
     history = [(conversation.created_at, "new")]
     rows = (
-        ConversationEvent.objects.filter(conversation=conversation)
+        # Only the events that changed the status, not the whole history.
+        ConversationEvent.objects.filter(
+            conversation=conversation, payload__changes__has_key="status"
+        )
         .order_by("created_at", "id")
         .values_list("created_at", "payload")
     )
@@ -294,7 +297,7 @@ def _record_due_facts(
     ):
         timer.warned_at = timer.warn_at
         timer.save(update_fields=["warned_at", "updated_at"])
-        _record(conversation, timer, "sla.warning")
+        record_sla_event(conversation, timer, "sla.warning")
     missed = (
         timer.state == TimerState.RUNNING and timer.due_at is not None and timer.due_at <= now
     ) or (
@@ -306,7 +309,7 @@ def _record_due_facts(
     if missed and timer.breached_at is None:
         timer.breached_at = timer.due_at
         timer.save(update_fields=["breached_at", "updated_at"])
-        _record(conversation, timer, "sla.breached")
+        record_sla_event(conversation, timer, "sla.breached")
         if timer.state == TimerState.RUNNING and (
             resolution.breach_raises_priority.value or resolution.breach_team_id.value
         ):
@@ -314,7 +317,11 @@ def _record_due_facts(
             transaction.on_commit(lambda: _escalate_later(timer_id))
 
 
-def _record(conversation: Conversation, timer: SlaTimer, kind: str) -> None:
+def record_sla_event(
+    conversation: Conversation, timer: SlaTimer, kind: str, **details: Any
+) -> SlaEvent:
+    """The one way an SLA fact is recorded: its row, then (after commit) the notice by email for
+    warnings and breaches and the real-time message for open pages."""
     event = SlaEvent.objects.create(
         brand_id=conversation.brand_id,
         conversation=conversation,
@@ -325,6 +332,7 @@ def _record(conversation: Conversation, timer: SlaTimer, kind: str) -> None:
             "cycle": timer.cycle,
             "due_at": timer.due_at,
             "target_minutes": timer.target_minutes,
+            **details,
         },
         actor_label=SLA_ACTOR.label,
     )
@@ -336,6 +344,7 @@ def _record(conversation: Conversation, timer: SlaTimer, kind: str) -> None:
         {"conversation": conversation.pk, "brand": conversation.brand_id, "metric": timer.metric},
         [f"brand.{conversation.brand_id}"],
     )
+    return event
 
 
 def _schedule_checks(timer: SlaTimer) -> None:

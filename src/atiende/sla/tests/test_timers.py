@@ -118,8 +118,8 @@ def test_pending_pauses_and_priority_moves_the_deadline(
     )
 
 
-def test_a_late_conversation_is_breached_once_and_escalated(
-    brand, customer, system, team, around_the_clock
+def test_a_late_conversation_is_breached_once_and_escalated_once_after_commit(
+    brand, customer, system, team, around_the_clock, django_capture_on_commit_callbacks
 ):
     save_policy(
         brand=brand,
@@ -129,25 +129,55 @@ def test_a_late_conversation_is_breached_once_and_escalated(
         breach_team=team,
     )
     created = timezone.now() - timedelta(minutes=90)
-    conversation = start_conversation(
-        brand=brand, customer=customer, channel="email", actor=system, subject="x", body_text="hola",
-        created_at=created,
-    )  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        conversation = start_conversation(
+            brand=brand, customer=customer, channel="email", actor=system, subject="x",
+            body_text="hola", created_at=created,
+        )  # fmt: skip
     first = timer(conversation, "first_response")
     assert first.breached_at == created + timedelta(minutes=60)
     assert first.warned_at == created + timedelta(minutes=45)
-    check_timer(first.pk)
-    sweep_due_timers()
-    events = SlaEvent.objects.filter(timer=first)
-    assert sorted(events.values_list("type", flat=True)) == ["sla.breached", "sla.warning"]
-    # The escalation ran after commit: one priority step up, handed to the team.
-    from atiende.sla.actions import escalate_breach
-
-    escalate_breach(first.pk)
+    # The escalation ran after the commit (a task): one priority step up, handed to the team.
     conversation.refresh_from_db()
     assert conversation.priority == "high"
     assert conversation.team == team
-    assert SlaEvent.objects.filter(timer=first, type="sla.escalated").count() == 1
+    # Checks, sweeps and escalations that come again change nothing.
+    from atiende.sla.actions import escalate_breach
+
+    with django_capture_on_commit_callbacks(execute=True):
+        check_timer(first.pk)
+        sweep_due_timers()
+        escalate_breach(first.pk)
+    conversation.refresh_from_db()
+    assert conversation.priority == "high"
+    events = SlaEvent.objects.filter(timer=first)
+    assert sorted(events.values_list("type", flat=True)) == [
+        "sla.breached",
+        "sla.escalated",
+        "sla.warning",
+    ]
+
+
+def test_timers_roll_back_with_the_change_that_caused_them(
+    brand, customer, system, around_the_clock
+):
+    from django.db import transaction
+
+    class Abandoned(Exception):
+        pass
+
+    try:
+        with transaction.atomic():
+            start_conversation(
+                brand=brand, customer=customer, channel="email", actor=system, subject="x",
+                body_text="hola", created_at=timezone.now() - timedelta(minutes=90),
+            )  # fmt: skip
+            assert SlaEvent.objects.exists()
+            raise Abandoned
+    except Abandoned:
+        pass
+    assert not SlaTimer.objects.exists()
+    assert not SlaEvent.objects.exists()
 
 
 def test_a_reply_before_the_deadline_means_no_breach_ever(
