@@ -174,10 +174,15 @@ def _run_chain(inbound_id: int) -> InboundMessage:
 
 def _process_locked(inbound: InboundMessage) -> InboundMessage:
     """Run the chain over a row this transaction holds locked, and mark it done."""
-    stages = batch_memo(
-        ("stages", inbound.brand_id, inbound.channel),
-        lambda: stages_for(inbound.brand, inbound.channel),
-    )
+    try:
+        stages = batch_memo(
+            ("stages", inbound.brand_id, inbound.channel),
+            lambda: stages_for(inbound.brand, inbound.channel),
+        )
+    except chain.ChainError as error:
+        # A stored order that no longer validates (a stage removed since): this message's
+        # failure, recorded like a stage's, never the batch's.
+        raise StageFailed("chain", error) from error
     context = chain.InboundContext(
         inbound=inbound, raw=bytes(inbound.raw), brand=inbound.brand, channel=inbound.channel
     )
@@ -290,7 +295,10 @@ def _run_batch(inbound_ids: list[int]) -> list[InboundMessage]:
             try:
                 with transaction.atomic():
                     processed.append(_process_locked(inbound))
-            except StageFailed as failure:
+            except Exception as error:
+                # Anything else (a database error marking it done) is this message's too: the
+                # other messages of the batch go on.
+                failure = error if isinstance(error, StageFailed) else StageFailed("chain", error)
                 _log_failure(inbound.pk, failure)
                 processed.append(_record_failure(inbound.pk, failure))
         return processed

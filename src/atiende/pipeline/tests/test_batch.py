@@ -159,3 +159,19 @@ def test_the_command_can_leave_messages_younger_than_a_given_age(brand, capsys):
     call_command("process_inbound", "--waiting", "60")
     assert "Processed 0 inbound messages." in capsys.readouterr().out
     assert set(statuses().values()) == {(InboundStatus.RECEIVED, "")}
+
+
+def test_a_brand_whose_stored_chain_no_longer_validates_fails_alone(brand, other_brand):
+    from atiende.pipeline.models import ServiceChain
+
+    # Written past the action that validates it: a stage that has since been removed.
+    ServiceChain.objects.create(brand=other_brand, channel=CHANNEL, stages=["batch_removed"])
+    mine = store(brand, "Ana", "Carmen")
+    (theirs,) = store(other_brand, "Octavio")
+    actions.process_inbound_batch([*mine, theirs])
+    assert statuses() == {
+        "Ana": (InboundStatus.DONE, InboundOutcome.CREATED),
+        "Carmen": (InboundStatus.DONE, InboundOutcome.CREATED),
+        "Octavio": (InboundStatus.DONE, InboundOutcome.REJECTED),
+    }
+    assert "batch_removed" in InboundMessage.objects.get(pk=theirs).error
