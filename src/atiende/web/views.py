@@ -29,6 +29,7 @@ from atiende.accounts.queries import memberships_of
 from atiende.accounts.roles import Capability
 from atiende.brands.models import Brand
 from atiende.channels import registry as channel_registry
+from atiende.conversations.attachments import download_response
 from atiende.conversations.models import Attachment, Conversation, ConversationStatus
 from atiende.conversations.queries import (
     attachment_for,
@@ -170,20 +171,9 @@ def conversation_detail(
 def attachment_download(request: AuthenticatedRequest, attachment_id: int) -> FileResponse:
     """The file, always as a download and typed by its sniffed content, never rendered inline."""
     try:
-        attachment = attachment_for(request.user, attachment_id=attachment_id)
-        stream = attachment.file.open("rb")
+        return download_response(attachment_for(request.user, attachment_id=attachment_id))
     except (Attachment.DoesNotExist, FileNotFoundError):
         raise Http404("No such attachment") from None
-    response = FileResponse(
-        stream,
-        as_attachment=True,
-        filename=attachment.filename,
-        content_type=attachment.content_type,
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 @login_required

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from django.http import FileResponse, HttpRequest
+from django.http import FileResponse, Http404, HttpRequest
 from ninja import Router
 
 from atiende.api.auth import Caller, caller_of
 from atiende.api.errors import COMMON_ERRORS, ApiError
 from atiende.api.schemas import AttachmentOut, Id, attachment_out
+from atiende.conversations.attachments import download_response
 from atiende.conversations.models import Attachment
 from atiende.conversations.queries import attachment_for
 
@@ -48,11 +49,8 @@ def get_attachment(request: HttpRequest, attachment_id: Id) -> AttachmentOut:
 )
 def download_attachment(request: HttpRequest, attachment_id: Id) -> FileResponse:
     attachment = _attachment(caller_of(request), attachment_id)
-    response = FileResponse(
-        attachment.file.open("rb"),
-        as_attachment=True,
-        filename=attachment.filename,
-        content_type="application/octet-stream",
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    try:
+        # Typed as the document says (any file is application/octet-stream to the API).
+        return download_response(attachment, content_type="application/octet-stream")
+    except FileNotFoundError:
+        raise Http404("The file of this attachment is missing") from None

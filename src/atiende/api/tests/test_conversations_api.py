@@ -189,6 +189,16 @@ def test_a_reply_with_an_attachment_is_sent_and_the_file_downloads(
     assert download.status_code == 200
     assert b"".join(download.streaming_content) == content
     assert "factura.pdf" in download["Content-Disposition"]
+    # The same safe download as the web page: never rendered, never cached.
+    assert download["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert download["Cache-Control"] == "private, no-store"
+    # A file gone from storage is a 404 in the API's error shape, not a server error.
+    from atiende.conversations.models import Attachment
+
+    Attachment.objects.get(pk=attachment["id"]).file.delete(save=False)
+    gone = api.get(attachment["download_url"])
+    assert gone.status_code == 404
+    assert gone.json()["code"] == "not_found"
 
 
 def test_a_reply_on_another_channel_and_a_note(api_as: Any, agent: Any, conversation: Any) -> None:
