@@ -241,11 +241,28 @@ def test_another_brands_attachment_is_not_found(
     assert api.get(f"/api/v1/attachments/{attachment.pk}/content").status_code == 404
 
 
-def test_the_sla_state_of_a_conversation(api_as: Any, agent: Any, conversation: Any) -> None:
+def test_the_sla_state_of_a_conversation(
+    api_as: Any, agent: Any, brand: Any, customer: Any, system: Any
+) -> None:
+    from atiende.conversations.actions import start_conversation
+    from atiende.sla.actions import save_policy
+
+    save_policy(
+        brand=brand, actor=system, name="24x7", scope="brand",
+        targets=[{"metric": "first_response", "priority": "", "minutes": 60}],
+    )  # fmt: skip
+    conversation = start_conversation(
+        brand=brand, customer=customer, channel="email", actor=system, subject="x", body_text="hola"
+    )
     response = api_as(agent).get(f"/api/v1/sla/conversations/{conversation.pk}")
     assert response.status_code == 200
-    assert response.json()["conversation_id"] == conversation.pk
-    assert isinstance(response.json()["timers"], list)
+    state = response.json()
+    assert state["conversation_id"] == conversation.pk
+    (first,) = [timer for timer in state["timers"] if timer["metric"] == "first_response"]
+    assert (first["state"], first["target_minutes"]) == ("running", 60)
+    assert first["explanation"] == "First response 1 h from “24x7” (corporate)"
+    assert (state["policy"]["policy"], state["policy"]["chain"]) == ("24x7", ["24x7"])
+    assert state["policy"]["targets"] == {"first_response": 60}
 
 
 def test_search_finds_by_subject_reference_customer_and_crn(
