@@ -198,10 +198,15 @@ def test_automatic_replies_are_recorded_and_never_answered(brand, support_addres
     assert not Conversation.objects.exists()
 
 
-def test_mail_from_our_own_address_is_a_loop(brand, support_address):
+def test_mail_from_our_own_address_is_a_loop_whatever_the_letter_case(brand, support_address):
     inbound = ingest(brand, mail(sender="soporte@tiendasol.test"))
     assert inbound.outcome == InboundOutcome.AUTO_REPLY
     assert "loop" in inbound.notes
+    # An address typed in capitals (as the admin allows) is kept lower-case, and still matches.
+    shouting = EmailAddress.objects.create(brand=brand, address="Ventas@TiendaSol.test")
+    assert shouting.address == "ventas@tiendasol.test"
+    again = ingest(brand, mail(sender="VENTAS@tiendasol.TEST", message_id="<v@example.com>"))
+    assert again.outcome == InboundOutcome.AUTO_REPLY
 
 
 def test_a_bounce_marks_the_address_failing_and_tells_the_agents(brand, support_address, agent):
