@@ -378,3 +378,17 @@ def process_due_inbound(
     )
     process_inbound_batch(due, batch_size=batch_size)
     return len(due)
+
+
+def process_waiting_inbound(
+    *, waiting: timedelta = timedelta(0), batch_size: int = BATCH_SIZE
+) -> int:
+    """Every stored message that waits (and every retry that is due), batch after batch, until
+    none is left; returns how many were processed. It ends: each message leaves the waiting set
+    when processed (done, rejected, or a retry set in the future)."""
+    total = 0
+    while processed := process_due_inbound(
+        limit=batch_size, waiting=waiting, batch_size=batch_size
+    ):
+        total += processed
+    return total

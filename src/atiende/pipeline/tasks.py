@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from atiende.pipeline.actions import process_due_inbound, process_inbound, process_inbound_batch
+from atiende.pipeline.actions import (
+    process_due_inbound,
+    process_inbound,
+    process_inbound_batch,
+    process_waiting_inbound,
+)
 
 
 @db_task()
@@ -31,16 +34,9 @@ def process_due_inbound_task() -> None:
     process_due_inbound()
 
 
-# Each round takes up to this many messages; enough rounds for any backlog a crash leaves.
-_RECOVERY_LIMIT = 200
-_RECOVERY_ROUNDS = 1000
-
-
 @db_task()
 def recover_inbound_task() -> None:
     """Queued by every worker as it starts: what a stopped or killed worker left received is
     processed now, not at the next minute's sweep. Safe beside other workers: a message being
     processed elsewhere is locked, then found done and skipped."""
-    for _round in range(_RECOVERY_ROUNDS):
-        if process_due_inbound(limit=_RECOVERY_LIMIT, waiting=timedelta(0)) < _RECOVERY_LIMIT:
-            return
+    process_waiting_inbound()

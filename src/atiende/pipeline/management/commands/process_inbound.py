@@ -13,7 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils.translation import ngettext
 
-from atiende.pipeline.actions import BATCH_SIZE, process_due_inbound
+from atiende.pipeline.actions import BATCH_SIZE, process_waiting_inbound
 
 
 class Command(BaseCommand):
@@ -35,12 +35,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        waiting = timedelta(seconds=options["waiting"])
-        total = 0
-        while processed := process_due_inbound(
-            limit=options["batch_size"], waiting=waiting, batch_size=options["batch_size"]
-        ):
-            total += processed
+        total = process_waiting_inbound(
+            waiting=timedelta(seconds=options["waiting"]), batch_size=options["batch_size"]
+        )
         self.stdout.write(
             ngettext(
                 "Processed %(count)d inbound message.",
