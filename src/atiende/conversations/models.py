@@ -137,6 +137,18 @@ class Conversation(ActionWrittenModel):
         blank=True,
         related_name="follow_ups",
     )
+    # A conversation merged into another (CV5) stays as a pointer to the one that survived.
+    merged_into = models.ForeignKey(
+        "self",
+        verbose_name=_("merged into"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="merged_conversations",
+    )
+    # The earliest running SLA deadline, kept here by the SLA timers so that the inbox can sort
+    # and filter a million rows by it through an index (None: nothing is due).
+    sla_due_at = models.DateTimeField(_("SLA due"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"))
     updated_at = models.DateTimeField(_("updated at"))
     last_message_at = models.DateTimeField(_("last message at"))
@@ -236,6 +248,15 @@ class Message(ActionWrittenModel):
     quoted_text = models.TextField(_("quoted history"), blank=True)
     # The channel's own id (an email Message-ID, a chat event id): one delivery, one message.
     external_id = models.CharField(_("external id"), max_length=512, blank=True)
+    # Set when a merge or split moved this message here: where it came from, so undo can return it.
+    moved_from = models.ForeignKey(
+        "Conversation",
+        verbose_name=_("moved from"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     delivery_state = models.CharField(
         _("delivery"), max_length=16, choices=DeliveryState.choices, blank=True
     )

@@ -66,6 +66,16 @@ class Customer(ActionWrittenModel):
     custom_attributes = models.JSONField(
         _("custom attributes"), default=dict, blank=True, encoder=DjangoJSONEncoder
     )
+    # A duplicate merged into another customer stays as a pointer to the one that survived,
+    # so that its CRN, read out on the phone, still finds the right record.
+    merged_into = models.ForeignKey(
+        "self",
+        verbose_name=_("merged into"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="merged_customers",
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
