@@ -16,7 +16,9 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
+from atiende.conversations.actions import MergeNotAllowed
 from atiende.conversations.lifecycle import TransitionNotAllowed
+from atiende.customers.actions import CustomerInUse
 from atiende.customers.crn import InvalidCRN
 
 CODES: dict[str, Any] = {
@@ -29,6 +31,13 @@ CODES: dict[str, Any] = {
     "validation_failed": _("The data was not accepted."),
     "transition_not_allowed": _("The conversation cannot move to that status."),
     "invalid_crn": _("That is not a valid customer reference number (CRN)."),
+    "merge_not_allowed": _(
+        "The conversations cannot be merged or split as they are now (merged or closed)."
+    ),
+    "customer_in_use": _(
+        "The customer is still in use (it has conversations); merge it into another customer "
+        "instead of deleting it."
+    ),
     "invalid_cursor": _("The cursor is not valid; start again from the first page."),
     "idempotency_key_reused": _("This Idempotency-Key was already used for a different request."),
     "idempotency_in_progress": _(
@@ -190,6 +199,15 @@ def install_error_handlers(api: NinjaAPI) -> None:
             "transition_not_allowed",
             [{"field": "status", "code": "transition_not_allowed", "message": str(exc)}],
         )
+
+    # State conflicts, not bad input: 409 with their own codes, the reason in the details.
+    @handle(MergeNotAllowed)
+    def merge_not_allowed(request: HttpRequest, exc: MergeNotAllowed) -> HttpResponse:
+        return _respond(api, request, 409, "merge_not_allowed", _django_details(exc))
+
+    @handle(CustomerInUse)
+    def customer_in_use(request: HttpRequest, exc: CustomerInUse) -> HttpResponse:
+        return _respond(api, request, 409, "customer_in_use", _django_details(exc))
 
     @handle(InvalidCRN)
     def invalid_crn(request: HttpRequest, exc: InvalidCRN) -> HttpResponse:

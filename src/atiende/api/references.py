@@ -33,6 +33,7 @@ def brand_for(caller: Caller, slug: str, capability: str) -> Brand:
 def conversation_for(caller: Caller, conversation_id: int) -> Conversation:
     return (
         caller.limit(conversations_visible_to(caller.actor))
+        .select_related("merged_into")
         .prefetch_related("tags")
         .get(pk=conversation_id)
     )

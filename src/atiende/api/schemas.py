@@ -55,6 +55,11 @@ class CustomerRef(Schema):
     name: str
 
 
+class ConversationLink(Schema):
+    id: int
+    reference: str
+
+
 class ConversationOut(Schema):
     id: int
     brand: str
@@ -71,6 +76,9 @@ class ConversationOut(Schema):
     category: Ref | None
     tags: list[str]
     follow_up_of_id: int | None
+    merged_into: ConversationLink | None = Field(
+        ..., description="The conversation this one was merged into; null unless merged."
+    )
     created_at: datetime
     updated_at: datetime
     last_message_at: datetime
@@ -132,6 +140,9 @@ class CustomerOut(Schema):
     consent_marketing: bool
     custom_attributes: dict[str, Any]
     identities: list[IdentityOut]
+    merged_into_id: int | None = Field(
+        ..., description="The customer this duplicate was merged into; null unless merged."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -175,8 +186,19 @@ def agent_ref(user: User | None) -> AgentRef | None:
     )
 
 
+def _conversation_link(conversation: Conversation) -> ConversationLink | None:
+    into = conversation.merged_into
+    if into is None:
+        return None
+    # Merges stay within a brand: the prefix is this conversation's own.
+    return ConversationLink(
+        id=into.pk, reference=f"{conversation.brand.number_prefix}-{into.number}"
+    )
+
+
 def conversation_out(conversation: Conversation) -> ConversationOut:
-    """Needs brand, customer, assignee, team and category selected and tags prefetched."""
+    """Needs brand, customer, assignee, team, category and merged_into selected and tags
+    prefetched."""
     customer = conversation.customer
     return ConversationOut(
         id=conversation.pk,
@@ -194,6 +216,7 @@ def conversation_out(conversation: Conversation) -> ConversationOut:
         category=_ref(conversation.category),
         tags=sorted(tag.name for tag in conversation.tags.all()),
         follow_up_of_id=conversation.follow_up_of_id,
+        merged_into=_conversation_link(conversation),
         created_at=conversation.created_at,
         updated_at=conversation.updated_at,
         last_message_at=conversation.last_message_at,
@@ -265,6 +288,7 @@ def customer_out(customer: Customer) -> CustomerOut:
         consent_marketing=customer.consent_marketing,
         custom_attributes=dict(customer.custom_attributes or {}),
         identities=[identity_out(identity) for identity in customer.identities.all()],
+        merged_into_id=customer.merged_into_id,
         created_at=customer.created_at,
         updated_at=customer.updated_at,
     )

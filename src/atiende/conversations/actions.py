@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from atiende.accounts.models import Team, User
@@ -31,7 +32,11 @@ from atiende.conversations.attachments import (
     safe_filename,
     sniff_content_type,
 )
-from atiende.conversations.events import ConversationEventType, record_conversation_event
+from atiende.conversations.events import (
+    ConversationEventType,
+    announce_imported_conversations,
+    record_conversation_event,
+)
 from atiende.conversations.html import preview_line, sanitize_html, text_from_html
 from atiende.conversations.models import (
     Attachment,
@@ -181,7 +186,38 @@ def _set_status(conversation: Conversation, target: lifecycle.Status, at: dateti
 
 def _locked(conversation: Conversation) -> Conversation:
     """The conversation re-read under a row lock: read-modify-write never races another writer."""
-    return Conversation.objects.select_for_update().select_related("brand").get(pk=conversation.pk)
+    # of=("self",): on PostgreSQL a join's rows are locked too, and the brand's row would then
+    # queue every write to any conversation of the brand behind one another.
+    return (
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("brand")
+        .get(pk=conversation.pk)
+    )
+
+
+# A merge never targets a merged conversation, but the survivor may be merged on later (A→B,
+# then B→C); the bound only guards against a loop written by hand in the database.
+MAX_MERGE_HOPS = 10
+
+
+def _locked_survivor(conversation: Conversation) -> Conversation:
+    """The conversation that ``conversation``'s merges, if any, ended in, under a row lock.
+
+    The pointers are read before any lock is taken, so the usual case locks the survivor alone;
+    a merge that lands in between is seen under the lock and followed too.
+    """
+    for _hop in range(MAX_MERGE_HOPS):
+        pointer = Conversation.objects.filter(pk=conversation.pk).values_list(
+            "merged_into_id", flat=True
+        )
+        next_id = pointer.first()
+        if next_id is None:
+            locked = _locked(conversation)
+            if locked.merged_into_id is None:
+                return locked
+            next_id = locked.merged_into_id
+        conversation = Conversation(pk=next_id)
+    return _locked(conversation)
 
 
 def _notify(conversation: Conversation, kind: str, **data: Any) -> None:
@@ -299,10 +335,11 @@ def receive_customer_message(
     """Add what the customer sent; reopen the case if it was waiting or solved.
 
     A message to a closed conversation starts a follow-up conversation linked to it; the returned
-    message's ``conversation`` is then the follow-up.
+    message's ``conversation`` is then the follow-up. A message to a conversation merged into
+    another goes to the one that survived.
     """
     require(actor, Capability.WORK_CONVERSATIONS, conversation.brand_id)
-    conversation = _locked(conversation)
+    conversation = _locked_survivor(conversation)
     _check_channel(channel)
     _check_attachments(attachments)
     target = lifecycle.status_after_customer_message(conversation.status)
@@ -449,13 +486,28 @@ def add_internal_note(
     body_text: str = "",
     body_html: str = "",
     attachments: Sequence[IncomingAttachment] = (),
+    mentions: Sequence[User] = (),
 ) -> Message:
-    """A note for colleagues; never sent, never changes the status."""
+    """A note for colleagues; never sent, never changes the status.
+
+    ``mentions`` are colleagues called in by the note (@name): each must be able to read the
+    brand's internal notes; they are recorded in the event and told in real time after commit.
+    """
     require(actor, Capability.WORK_CONVERSATIONS, conversation.brand_id)
     conversation = _locked(conversation)
     if conversation.status == lifecycle.Status.CLOSED:
         raise lifecycle.TransitionNotAllowed(conversation.status, conversation.status)
     _check_attachments(attachments)
+    mentioned = sorted({user.pk: user for user in mentions}.values(), key=lambda user: user.pk)
+    for user in mentioned:
+        if not (
+            user.is_active and can(user, Capability.VIEW_INTERNAL_NOTES, conversation.brand_id)
+        ):
+            raise ValidationError(
+                _("%(name)s cannot read this brand's internal notes."),
+                code="mention_not_allowed",
+                params={"name": str(user)},
+            )
     message = _add_message(
         conversation,
         direction=Direction.INTERNAL,
@@ -469,10 +521,25 @@ def add_internal_note(
         created_at=timezone.now(),
     )
     _touch(conversation, message)
+    payload: dict[str, Any] = {"message": message.pk}
+    if mentioned:
+        payload["mentions"] = [user.pk for user in mentioned]
     record_conversation_event(
-        conversation, ConversationEventType.NOTE_ADDED, actor=actor, payload={"message": message.pk}
+        conversation, ConversationEventType.NOTE_ADDED, actor=actor, payload=payload
     )
     _notify(conversation, "note.added", message=message.pk)
+    if mentioned:
+        notify_on_commit(
+            "note.mentioned",
+            {
+                "conversation": conversation.pk,
+                "brand": conversation.brand_id,
+                "reference": conversation.reference,
+                "message": message.pk,
+                "by": str(actor),
+            },
+            audience=[f"user.{user.pk}" for user in mentioned],
+        )
     return message
 
 
@@ -759,4 +826,332 @@ def import_conversations(
         ],
         batch_size=500,
     )
+    announce_imported_conversations(created)
     return created
+
+
+class MergeNotAllowed(ValidationError):
+    """A merge, undo or split that the conversations' present state forbids: a conflict with what
+    already happened (merged before, closed), not a mistake in what was asked."""
+
+
+def _locked_in_order(*conversations: Conversation) -> dict[int, Conversation]:
+    """Row locks on several conversations, taken in id order: two merges of the same pair in
+    opposite directions would otherwise each hold one lock and wait forever for the other."""
+    return {
+        conversation.pk: _locked(conversation)
+        for conversation in sorted(conversations, key=lambda conversation: conversation.pk)
+    }
+
+
+def _refresh_last_message(conversation: Conversation) -> list[str]:
+    """Recompute last_message_at/preview from the messages the conversation holds now, after a
+    merge or split moved some; the same values :func:`_touch` leaves message by message."""
+    messages = Message.objects.filter(conversation=conversation).order_by("-created_at", "-id")
+    latest = messages.exclude(direction=Direction.INTERNAL).first()
+    if latest is None:
+        # Only internal notes: their time counts, their text never reaches a list row.
+        note = messages.first()
+        if note is not None:
+            conversation.last_message_at = note.created_at
+        conversation.last_message_preview = ""
+    else:
+        conversation.last_message_at = latest.created_at
+        preview = preview_line(latest.body_text)
+        if not preview:
+            first_attachment = latest.attachments.order_by("id").first()
+            preview = first_attachment.filename if first_attachment is not None else ""
+        conversation.last_message_preview = preview
+    return ["last_message_at", "last_message_preview"]
+
+
+def _move_messages(
+    message_ids: Sequence[int], *, into: Conversation, moved_from: Conversation
+) -> None:
+    # Attachments hang off their message and travel with it untouched.
+    Message.objects.filter(pk__in=message_ids).update(conversation=into, moved_from=moved_from)
+
+
+@action
+def merge_conversations(
+    *, source: Conversation, target: Conversation, actor: Actor
+) -> Conversation:
+    """Move every message of ``source`` into ``target``; ``source`` stays closed, pointing at it.
+
+    Both must be of one brand; neither may have been merged away already, and ``target`` may not
+    be closed. Returns ``target``. :func:`undo_merge` reverses it exactly: the merge event on
+    ``source`` keeps what undo needs (its status before, each message's earlier ``moved_from``,
+    the tags it added to ``target``).
+    """
+    require(actor, Capability.WORK_CONVERSATIONS, source.brand_id)
+    if source.brand_id != target.brand_id:
+        raise ValidationError(
+            _("Only conversations of the same brand can be merged."), code="wrong_brand"
+        )
+    if source.pk == target.pk:
+        raise ValidationError(
+            _("A conversation cannot be merged into itself."), code="merge_into_itself"
+        )
+    locked = _locked_in_order(source, target)
+    source, target = locked[source.pk], locked[target.pk]
+    if source.merged_into_id is not None:
+        raise MergeNotAllowed(
+            _("%(reference)s was already merged into another conversation."),
+            code="already_merged",
+            params={"reference": source.reference},
+        )
+    if target.merged_into_id is not None:
+        raise MergeNotAllowed(
+            _("%(reference)s was merged into another conversation; merge into that one."),
+            code="target_merged",
+            params={"reference": target.reference},
+        )
+    if target.status == lifecycle.Status.CLOSED:
+        raise MergeNotAllowed(
+            _("%(reference)s is closed; a closed conversation receives no more messages."),
+            code="target_closed",
+            params={"reference": target.reference},
+        )
+    moved = list(
+        Message.objects.filter(conversation=source)
+        .order_by("created_at", "id")
+        .values_list("pk", "moved_from_id")
+    )
+    message_ids = [pk for pk, _earlier in moved]
+    _move_messages(message_ids, into=target, moved_from=source)
+    present = set(
+        ConversationTag.objects.filter(conversation=target).values_list("tag_id", flat=True)
+    )
+    added_tags = list(
+        Tag.objects.filter(conversationtag__conversation=source)
+        .exclude(pk__in=present)
+        .order_by("name")
+    )
+    ConversationTag.objects.bulk_create(
+        [ConversationTag(conversation=target, tag=tag) for tag in added_tags]
+    )
+    now = timezone.now()
+    # Times as full ISO strings: the JSON encoder would drop the microseconds, and undo must give
+    # back exactly what was there.
+    before = {
+        "status": source.status,
+        "solved_at": source.solved_at.isoformat() if source.solved_at else None,
+        "closed_at": source.closed_at.isoformat() if source.closed_at else None,
+    }
+    # The source keeps its last-message fields: as a pointer it still reads as it did in lists.
+    source_fields = _set_status(source, lifecycle.Status.CLOSED, now)
+    source.merged_into = target
+    source.updated_at = now
+    source.save(update_fields=[*source_fields, "merged_into", "updated_at"])
+    target.updated_at = now
+    target.save(update_fields=[*_refresh_last_message(target), "updated_at"])
+    record_conversation_event(
+        target,
+        ConversationEventType.MERGED,
+        actor=actor,
+        payload={
+            "source": source.pk,
+            "source_number": source.number,
+            "messages": message_ids,
+            "tags_added": [tag.name for tag in added_tags],
+        },
+    )
+    record_conversation_event(
+        source,
+        ConversationEventType.MERGED_AWAY,
+        actor=actor,
+        payload={
+            "into": target.pk,
+            "into_number": target.number,
+            "messages": message_ids,
+            # Messages an earlier merge or split had brought here: undo gives them that back.
+            "moved_from": {str(pk): earlier for pk, earlier in moved if earlier is not None},
+            "tags_added": [tag.pk for tag in added_tags],
+            "before": before,
+            # Not under "changes": a merge is no resolution, and the SLA history (which reads
+            # status changes from there) must be as if it never happened once it is undone.
+            # While merged, the closed status itself stops the clocks.
+            "status": [before["status"], source.status],
+        },
+    )
+    _notify(target, "conversation.updated")
+    _notify(source, "conversation.updated")
+    return target
+
+
+def _moment(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return parse_datetime(str(value))
+
+
+@action
+def undo_merge(*, source: Conversation, actor: Actor) -> Conversation:
+    """Give ``source`` back the messages its merge moved away and the status it had before.
+
+    Messages since split off elsewhere stay where they are. If the conversation it was merged
+    into was itself merged on, that later merge must be undone first. Returns ``source``.
+    """
+    require(actor, Capability.WORK_CONVERSATIONS, source.brand_id)
+    current = Conversation.objects.only("merged_into_id").get(pk=source.pk)
+    if current.merged_into_id is None:
+        raise MergeNotAllowed(
+            _("This conversation is not merged into another one."), code="not_merged"
+        )
+    target = Conversation(pk=current.merged_into_id)
+    locked = _locked_in_order(source, target)
+    source, target = locked[source.pk], locked[target.pk]
+    if source.merged_into_id != target.pk:
+        # A concurrent undo won the race between our first read and the locks.
+        raise MergeNotAllowed(
+            _("This conversation is not merged into another one."), code="not_merged"
+        )
+    if target.merged_into_id is not None:
+        raise MergeNotAllowed(
+            _("%(reference)s was merged on into another conversation; undo that merge first."),
+            code="target_merged",
+            params={"reference": target.reference},
+        )
+    merge = (
+        ConversationEvent.objects.filter(
+            conversation=source, type=ConversationEventType.MERGED_AWAY
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    payload = merge.payload if merge is not None else {}
+    earlier_sources: dict[str, int] = payload.get("moved_from", {})
+    returning = list(
+        Message.objects.filter(
+            pk__in=payload.get("messages", []), conversation=target, moved_from=source
+        )
+        .order_by("id")
+        .values_list("pk", flat=True)
+    )
+    by_earlier_source: dict[int | None, list[int]] = {}
+    for pk in returning:
+        by_earlier_source.setdefault(earlier_sources.get(str(pk)), []).append(pk)
+    for earlier, pks in by_earlier_source.items():
+        Message.objects.filter(pk__in=pks).update(conversation=source, moved_from_id=earlier)
+    # The tags that came with the merge leave with it; the target's own tags stay.
+    ConversationTag.objects.filter(
+        conversation=target, tag_id__in=payload.get("tags_added", [])
+    ).delete()
+    before = payload.get("before", {})
+    status = before.get("status", lifecycle.Status.OPEN)
+    now = timezone.now()
+    source.status = status
+    source.solved_at = _moment(before.get("solved_at"))
+    source.closed_at = _moment(before.get("closed_at"))
+    source.merged_into = None
+    source.updated_at = now
+    source.save(
+        update_fields=[
+            "status",
+            "solved_at",
+            "closed_at",
+            "merged_into",
+            "updated_at",
+            *_refresh_last_message(source),
+        ]
+    )
+    target.updated_at = now
+    target.save(update_fields=[*_refresh_last_message(target), "updated_at"])
+    common = {"source": source.pk, "target": target.pk, "messages": returning}
+    record_conversation_event(
+        target, ConversationEventType.MERGE_UNDONE, actor=actor, payload=common
+    )
+    record_conversation_event(
+        source,
+        ConversationEventType.MERGE_UNDONE,
+        actor=actor,
+        payload={**common, "status": [lifecycle.Status.CLOSED.value, status]},
+    )
+    _notify(target, "conversation.updated")
+    _notify(source, "conversation.updated")
+    return source
+
+
+@action
+def split_conversation(
+    *, conversation: Conversation, message_ids: list[int], actor: Actor, subject: str = ""
+) -> Conversation:
+    """Start a new conversation of the same customer from some of ``conversation``'s messages.
+
+    At least one message, not all of them, every one of this conversation. The new one takes the
+    next number of the brand, the subject given (else the original's), the original's priority,
+    team, assignee, category and language. Returns the new conversation.
+    """
+    require(actor, Capability.WORK_CONVERSATIONS, conversation.brand_id)
+    original = _locked(conversation)
+    if original.merged_into_id is not None or original.status == lifecycle.Status.CLOSED:
+        raise MergeNotAllowed(
+            _("%(reference)s is closed; its messages cannot be split off."),
+            code="closed",
+            params={"reference": original.reference},
+        )
+    wanted = set(message_ids)
+    if not wanted:
+        raise ValidationError(_("Choose at least one message to split off."), code="no_messages")
+    messages = list(
+        Message.objects.filter(conversation=original, pk__in=wanted).order_by("created_at", "id")
+    )
+    if len(messages) != len(wanted):
+        raise ValidationError(
+            _("Some of the chosen messages are not in %(reference)s."),
+            code="message_not_in_conversation",
+            params={"reference": original.reference},
+        )
+    if not Message.objects.filter(conversation=original).exclude(pk__in=wanted).exists():
+        raise ValidationError(
+            _("Splitting off every message would leave %(reference)s empty; keep at least one."),
+            code="split_all",
+            params={"reference": original.reference},
+        )
+    public = [message for message in messages if message.direction != Direction.INTERNAL]
+    # The origin channel is where the customer part of the case began; a note has none.
+    channel = public[0].channel if public else original.channel
+    answered = any(message.direction == Direction.OUTBOUND for message in messages)
+    now = timezone.now()
+    (number,) = _next_numbers(original.brand)
+    split_off = Conversation.objects.create(
+        brand=original.brand,
+        number=number,
+        customer_id=original.customer_id,
+        channel=channel,
+        subject=(subject.strip() or original.subject)[:255],
+        status=lifecycle.Status.OPEN if answered else lifecycle.Status.NEW,
+        priority=original.priority,
+        category_id=original.category_id,
+        assignee_id=original.assignee_id,
+        team_id=original.team_id,
+        language=original.language,
+        created_at=messages[0].created_at,
+        updated_at=now,
+        last_message_at=messages[-1].created_at,
+    )
+    moved_ids = [message.pk for message in messages]
+    _move_messages(moved_ids, into=split_off, moved_from=original)
+    split_off.save(update_fields=_refresh_last_message(split_off))
+    original.updated_at = now
+    original.save(update_fields=[*_refresh_last_message(original), "updated_at"])
+    record_conversation_event(
+        split_off,
+        ConversationEventType.CREATED,
+        actor=actor,
+        payload={
+            "message": (public or messages)[0].pk,
+            "channel": channel,
+            "split_from": original.pk,
+            "messages": moved_ids,
+        },
+    )
+    record_conversation_event(
+        original,
+        ConversationEventType.SPLIT,
+        actor=actor,
+        payload={"into": split_off.pk, "into_number": split_off.number, "messages": moved_ids},
+    )
+    _notify(split_off, "conversation.created", message=moved_ids[0])
+    _notify(original, "conversation.updated")
+    return split_off

@@ -114,3 +114,43 @@ def download_response(attachment: Any, *, content_type: str = "") -> FileRespons
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+# Types a browser may show in the page: raster images (never SVG, which is a document that can
+# run script) and PDF, which browsers open in their own viewer. The type is the sniffed one.
+_PREVIEW_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+PDF_TYPE = "application/pdf"
+
+
+def is_previewable_image(content_type: str) -> bool:
+    return content_type in _PREVIEW_IMAGE_TYPES
+
+
+def is_previewable(content_type: str) -> bool:
+    return content_type in _PREVIEW_IMAGE_TYPES or content_type == PDF_TYPE
+
+
+def preview_response(attachment: Any) -> FileResponse:
+    """The stored file shown in the browser when it is an image or a PDF, else the download.
+
+    Inline only for the sniffed types above, with ``nosniff`` so the browser cannot decide it is
+    HTML after all. Images keep the sandbox of downloads; a PDF cannot (Chromium will not run its
+    viewer in a sandboxed document), and its viewer runs no script of the file anyway.
+    """
+    if not is_previewable(attachment.content_type):
+        return download_response(attachment)
+    response = FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=False,
+        filename=attachment.filename,
+        content_type=attachment.content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = (
+        "default-src 'none'; sandbox"
+        if is_previewable_image(attachment.content_type)
+        else "default-src 'none'; object-src 'self'"
+    )
+    # Thumbnails come back on every visit of the page; only this user's browser keeps them.
+    response["Cache-Control"] = "private, max-age=600"
+    return response

@@ -7,7 +7,7 @@ pairs, so the timeline, webhooks and analytics read one row per thing that happe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import models
@@ -29,6 +29,15 @@ class ConversationEventType(models.TextChoices):
     TAGGED = "conversation.tagged", _("Tags changed")
     IMPORTED = "conversation.imported", _("Conversation imported")
     DELIVERY_UPDATED = "message.delivery_updated", _("Delivery updated")
+    # CV5. A merge writes MERGED on the conversation that received the messages and MERGED_AWAY
+    # on the one left behind as a pointer; undoing it writes MERGE_UNDONE on both. A split writes
+    # SPLIT on the original and CREATED (with ``split_from``) on the new conversation.
+    MERGED = "conversation.merged", _("Conversation merged into this one")
+    MERGED_AWAY = "conversation.merged_away", _("Merged into another conversation")
+    MERGE_UNDONE = "conversation.merge_undone", _("Merge undone")
+    SPLIT = "conversation.split", _("Messages split off into a new conversation")
+    # The case moved to another customer record: the duplicate it belonged to was merged (CR1).
+    CUSTOMER_CHANGED = "conversation.customer_changed", _("Customer changed")
 
 
 EventListener = Callable[[Conversation, ConversationEvent], None]
@@ -43,6 +52,25 @@ def listen_to_conversation_events(listener: EventListener) -> None:
     """
     if listener not in _listeners:
         _listeners.append(listener)
+
+
+ImportListener = Callable[[Sequence[Conversation]], None]
+_import_listeners: list[ImportListener] = []
+
+
+def listen_to_conversation_imports(listener: ImportListener) -> None:
+    """Call ``listener`` with the conversations an import wrote in bulk, inside its transaction.
+
+    ``import_conversations`` writes its events in bulk and so calls no event listener; features
+    that keep derived state (the search index) hear about those conversations here instead.
+    """
+    if listener not in _import_listeners:
+        _import_listeners.append(listener)
+
+
+def announce_imported_conversations(conversations: Sequence[Conversation]) -> None:
+    for listener in _import_listeners:
+        listener(conversations)
 
 
 def record_conversation_event(

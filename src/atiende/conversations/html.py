@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html as html_lib
 import re
+from collections.abc import Mapping
 
 import nh3
 
@@ -65,3 +66,53 @@ def preview_line(text: str, limit: int = 160) -> str:
     """
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def html_for_display(
+    safe_html: str,
+    *,
+    inline_images: Mapping[str, str],
+    load_remote_images: bool,
+    placeholder: str,
+) -> tuple[str, int]:
+    """Stored (already sanitised) HTML as the workspace shows it, and how many remote images it held back.
+
+    A remote image is a tracking pixel as often as a picture: opening a conversation must not tell
+    the sender that, when and from where it was read. So unless ``load_remote_images``, every
+    ``http(s)`` image source becomes ``placeholder``. ``cid:`` sources (images sent inside the
+    message) become the addresses in ``inline_images`` (Content-ID without angle brackets → URL),
+    and disappear when the message carried no such part. The HTML passes the sanitiser again, so a
+    row written before a tightening of the rules is shown by the rules of today.
+    """
+    if not safe_html:
+        return "", 0
+    blocked = 0
+
+    def rewrite(tag: str, attribute: str, value: str) -> str | None:
+        nonlocal blocked
+        if tag != "img" or attribute != "src":
+            return value
+        source = value.strip()
+        scheme = source.split(":", 1)[0].lower() if ":" in source else ""
+        if scheme == "cid":
+            return inline_images.get(source[4:].strip().strip("<>"))
+        if scheme in {"http", "https"} or source.startswith("//"):
+            if load_remote_images:
+                return value
+            blocked += 1
+            return placeholder
+        if scheme == "data":
+            return value
+        # A relative address would load from this server, with the reader's session.
+        return None
+
+    cleaned = nh3.clean(
+        safe_html,
+        tags=_ALLOWED_TAGS,
+        attributes=_ALLOWED_ATTRIBUTES,
+        url_schemes=_URL_SCHEMES,
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+        attribute_filter=rewrite,
+    )
+    return cleaned, blocked

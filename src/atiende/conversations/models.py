@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from atiende.accounts.models import Team
 from atiende.brands.models import Brand
-from atiende.conversations.lifecycle import Status
+from atiende.conversations.lifecycle import UNSOLVED, Status
 from atiende.core.actions import ActionWrittenModel
 from atiende.core.events import EventRecord
 from atiende.customers.models import Customer
@@ -79,6 +79,41 @@ class ConversationCounter(ActionWrittenModel):
     class Meta:
         verbose_name = _("conversation counter")
         verbose_name_plural = _("conversation counters")
+
+
+# The inbox (atiende.inbox.queries) reads every view and sort as an index range scan with a
+# LIMIT, never a sort of a brand's conversations. Open work (the unsolved statuses) has partial
+# indexes, small because most conversations are solved or closed: one per view's leading column
+# (brand for "all", assignee for "mine", team for "my teams", brand with no assignee for
+# "unassigned") and per sort. The keyset conditions compare (sort value, id), so id closes each.
+# Any status (solved, closed, everything) is sorted by update or creation time only.
+_OPEN_WORK = models.Q(status__in=sorted(status.value for status in UNSOLVED))
+_UNASSIGNED_OPEN_WORK = _OPEN_WORK & models.Q(assignee__isnull=True)
+_INBOX_SORTS = {
+    "due": ["sla_due_at", "id"],
+    "upd": ["updated_at", "id"],
+    "new": ["created_at", "id"],
+    "pri": ["priority", "sla_due_at", "id"],
+}
+INBOX_INDEXES = [
+    *(
+        models.Index(
+            fields=[leading, *sort_fields], condition=condition, name=f"inbox_{prefix}_{sort}"
+        )
+        for prefix, leading, condition in (
+            ("brand", "brand", _OPEN_WORK),
+            ("mine", "assignee", _OPEN_WORK),
+            ("team", "team", _OPEN_WORK),
+            ("free", "brand", _UNASSIGNED_OPEN_WORK),
+        )
+        for sort, sort_fields in _INBOX_SORTS.items()
+    ),
+    *(
+        models.Index(fields=[leading, *_INBOX_SORTS[sort]], name=f"inbox_any_{prefix}_{sort}")
+        for prefix, leading in (("brand", "brand"), ("mine", "assignee"), ("team", "team"))
+        for sort in ("upd", "new")
+    ),
+]
 
 
 class Conversation(ActionWrittenModel):
@@ -174,6 +209,7 @@ class Conversation(ActionWrittenModel):
                 fields=["assignee", "status", "-last_message_at"], name="conversation_assignee"
             ),
             models.Index(fields=["-last_message_at", "-id"], name="conversation_recent"),
+            *INBOX_INDEXES,
         ]
 
     def __str__(self) -> str:

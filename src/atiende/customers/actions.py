@@ -10,12 +10,16 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError, RestrictedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from atiende.accounts.permissions import Actor, actor_fields, require
 from atiende.accounts.roles import Capability
+from atiende.brands.events import record_brand_event
 from atiende.brands.models import Brand
+from atiende.conversations.events import ConversationEventType, record_conversation_event
+from atiende.conversations.models import Conversation, Message
 from atiende.core.actions import action
 from atiende.customers import crn as crn_scheme
 from atiende.customers.events import CustomerEventType, record_customer_event
@@ -341,3 +345,171 @@ def record_order(
         payload={"order": order.pk, "number": number, "status": status},
     )
     return order
+
+
+class CustomerInUse(ValidationError):
+    """A customer that cannot be deleted because other records still need it."""
+
+
+# Filled on the survivor from the duplicate when the survivor has nothing there. Consents are
+# not: each record's consent is what was asked and answered for it, and a merge grants nothing.
+MERGE_FILLED_FIELDS = (
+    "name",
+    "organization_id",
+    "language",
+    "address_line",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+)
+
+
+def _locked_customers(*customers: Customer) -> dict[int, Customer]:
+    """Row locks taken in id order, so two merges of the same pair never wait on each other."""
+    ids = sorted(customer.pk for customer in customers)
+    rows = Customer.objects.select_for_update().filter(pk__in=ids)
+    return {row.pk: row for row in rows.order_by("pk")}
+
+
+def _move_conversations(source: Customer, target: Customer, actor: Actor) -> list[int]:
+    """Hand the duplicate's conversations to the survivor, one event on each conversation."""
+    conversations = list(
+        Conversation.objects.select_for_update().filter(customer=source).order_by("pk")
+    )
+    Conversation.objects.filter(pk__in=[row.pk for row in conversations]).update(customer=target)
+    Message.objects.filter(author_customer=source).update(author_customer=target)
+    for conversation in conversations:
+        conversation.customer = target
+        # Recorded through the conversations app so that its listeners (SLA timers: a policy
+        # may be set for the customer) see the change like any other.
+        record_conversation_event(
+            conversation,
+            ConversationEventType.CUSTOMER_CHANGED,
+            actor=actor,
+            payload={"changes": {"customer": [source.pk, target.pk]}, "merged": True},
+        )
+    return [row.pk for row in conversations]
+
+
+@action
+def merge_customers(*, source: Customer, target: Customer, actor: Actor) -> Customer:
+    """Fold the duplicate ``source`` into ``target``: its identities, conversations and orders
+    move; ``target``'s empty fields take ``source``'s values. ``source`` keeps its CRN and points
+    at ``target`` (``merged_into``), so the CRN still finds the customer. Returns ``target``.
+
+    Both of one brand, neither merged away already.
+    """
+    require(actor, Capability.EDIT_CUSTOMERS, source.brand_id)
+    if source.brand_id != target.brand_id:
+        raise ValidationError(
+            _("Only customers of the same brand can be merged."), code="wrong_brand"
+        )
+    if source.pk == target.pk:
+        raise ValidationError(
+            _("A customer cannot be merged into itself."), code="merge_into_itself"
+        )
+    locked = _locked_customers(source, target)
+    source, target = locked[source.pk], locked[target.pk]
+    for customer, code in ((source, "already_merged"), (target, "target_merged")):
+        if customer.merged_into_id is not None:
+            raise ValidationError(
+                _("Customer %(crn)s was already merged into another customer."),
+                code=code,
+                params={"crn": customer.crn_display},
+            )
+    # Identities are unique per brand, kind and value, and both customers are of one brand: the
+    # duplicate's addresses cannot be the survivor's too, so moving them breaks no constraint.
+    # Only "primary" must stay one per kind.
+    identities = list(CustomerIdentity.objects.filter(customer=source).order_by("pk"))
+    primary_kinds = set(
+        CustomerIdentity.objects.filter(customer=target, is_primary=True).values_list(
+            "kind", flat=True
+        )
+    )
+    CustomerIdentity.objects.filter(customer=source).update(customer=target)
+    CustomerIdentity.objects.filter(
+        pk__in=[row.pk for row in identities if row.is_primary and row.kind in primary_kinds]
+    ).update(is_primary=False)
+    order_ids = list(Order.objects.filter(customer=source).values_list("pk", flat=True))
+    Order.objects.filter(pk__in=order_ids).update(customer=target)
+    conversation_ids = _move_conversations(source, target, actor)
+    filled = {
+        field: getattr(source, field)
+        for field in MERGE_FILLED_FIELDS
+        if getattr(source, field) and not getattr(target, field)
+    }
+    for field, value in filled.items():
+        setattr(target, field, value)
+    attributes = {**(source.custom_attributes or {}), **(target.custom_attributes or {})}
+    if attributes != (target.custom_attributes or {}):
+        filled["custom_attributes"] = attributes
+        target.custom_attributes = attributes
+    target.save(update_fields=[*filled, "updated_at"])
+    source.merged_into = target
+    source.save(update_fields=["merged_into", "updated_at"])
+    moved = {
+        "identities": [row.value for row in identities],
+        "conversations": conversation_ids,
+        "orders": order_ids,
+    }
+    record_customer_event(
+        target,
+        CustomerEventType.MERGED,
+        actor=actor,
+        payload={"source": source.pk, "source_crn": source.crn, **moved, "filled": filled},
+    )
+    record_customer_event(
+        source,
+        CustomerEventType.MERGED_AWAY,
+        actor=actor,
+        payload={"into": target.pk, "into_crn": target.crn, **moved},
+    )
+    return target
+
+
+@action
+def delete_customer(*, customer: Customer, actor: Actor) -> None:
+    """Delete a customer who never had a conversation (a mistake, a test record), with their
+    identities and orders. One who has conversations is kept or merged: ``CustomerInUse``.
+
+    The customer's own event rows go with it (they point at it, and erasing a person must not
+    leave their history behind); that the deletion happened is recorded on the brand's log,
+    which survives, by id and CRN only.
+    """
+    require(actor, Capability.EDIT_CUSTOMERS, customer.brand_id)
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if customer.conversations.exists():
+        raise CustomerInUse(
+            _(
+                "Customer %(crn)s has conversations and cannot be deleted; merge it into "
+                "another customer or keep it."
+            ),
+            code="customer_has_conversations",
+            params={"crn": customer.crn_display},
+        )
+    if customer.merged_customers.exists():
+        raise CustomerInUse(
+            _(
+                "Other customer records were merged into %(crn)s; their reference numbers "
+                "lead here, so it is kept."
+            ),
+            code="customer_has_merged_records",
+            params={"crn": customer.crn_display},
+        )
+    payload = {
+        "customer": customer.pk,
+        "crn": customer.crn,
+        "identities": customer.identities.count(),
+        "orders": customer.orders.count(),
+    }
+    try:
+        with transaction.atomic():
+            customer.delete()
+    except (ProtectedError, RestrictedError):
+        raise CustomerInUse(
+            _("Customer %(crn)s is still used by other records and cannot be deleted."),
+            code="customer_in_use",
+            params={"crn": customer.crn_display},
+        ) from None
+    record_brand_event(customer.brand, CustomerEventType.DELETED, actor=actor, payload=payload)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db import models
@@ -19,15 +20,37 @@ class CustomerEventType(models.TextChoices):
     IDENTITY_FAILING = "customer.identity_failing", _("Contact detail failing")
     ORDER_RECORDED = "customer.order_recorded", _("Order recorded")
     ORGANIZATION_CREATED = "organization.created", _("Organization created")
+    # A merge writes MERGED on the customer that survived and MERGED_AWAY on the duplicate.
+    MERGED = "customer.merged", _("Duplicate customer merged into this one")
+    MERGED_AWAY = "customer.merged_away", _("Merged into another customer")
+    # Recorded on the brand (BrandEvent): the customer's own events go with it.
+    DELETED = "customer.deleted", _("Customer deleted")
+
+
+CustomerEventListener = Callable[[Customer, CustomerEvent], None]
+_listeners: list[CustomerEventListener] = []
+
+
+def listen_to_customer_events(listener: CustomerEventListener) -> None:
+    """Call ``listener`` after every customer event, inside the same transaction.
+
+    For features that keep state derived from customers (the search index). Registered from an
+    app's ``ready()``.
+    """
+    if listener not in _listeners:
+        _listeners.append(listener)
 
 
 def record_customer_event(
     customer: Customer, type: str, *, actor: Any, payload: dict[str, Any] | None = None
 ) -> CustomerEvent:
-    return CustomerEvent.objects.create(
+    event = CustomerEvent.objects.create(
         brand_id=customer.brand_id,
         customer=customer,
         type=type,
         payload=payload or {},
         **actor_fields(actor),
     )
+    for listener in _listeners:
+        listener(customer, event)
+    return event

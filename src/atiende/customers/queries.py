@@ -23,12 +23,24 @@ def customers_visible_to(user: Any) -> QuerySet[Customer]:
     return _scoped(Customer.objects.all(), user).select_related("brand", "organization")
 
 
+# A merge never targets a merged customer, but a survivor may itself be merged later: A→B, then
+# B→C. Chains stay short; the bound only guards against a loop written by hand in the database.
+MAX_MERGE_HOPS = 10
+
+
 def customer_for(user: Any, *, crn: str) -> Customer:
     """The customer with this CRN (typed with or without the dash); ``Customer.DoesNotExist`` if not visible.
 
+    The CRN of a duplicate merged into another customer finds the one that survived.
     A mistyped CRN raises :class:`~atiende.customers.crn.InvalidCRN` saying what is wrong.
     """
-    return customers_visible_to(user).get(crn=crn_scheme.parse(crn))
+    visible = customers_visible_to(user)
+    customer = visible.get(crn=crn_scheme.parse(crn))
+    for _hop in range(MAX_MERGE_HOPS):
+        if customer.merged_into_id is None:
+            break
+        customer = visible.get(pk=customer.merged_into_id)
+    return customer
 
 
 def customer_by_identity_for(user: Any, *, kind: str, value: str, network: str = "") -> Customer:

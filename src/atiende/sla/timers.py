@@ -46,6 +46,12 @@ RELEVANT_EVENTS = frozenset(
         "conversation.priority_changed",
         "conversation.assigned",
         "conversation.categorized",
+        # Merge and split move messages between conversations and close or reopen one (CV5).
+        "conversation.merged",
+        "conversation.merged_away",
+        "conversation.merge_undone",
+        "conversation.split",
+        "conversation.customer_changed",
     }
 )
 FINISHED = frozenset({"solved", "closed"})
@@ -187,6 +193,7 @@ def refresh_timers(
         for timer in SlaTimer.objects.filter(conversation=conversation)
     }
     if resolution is None and not existing:
+        _keep_earliest_due(conversation, [])
         return []
     messages = list(
         Message.objects.filter(conversation=conversation)
@@ -214,7 +221,24 @@ def refresh_timers(
     for key, timer in existing.items():
         if key not in seen and timer.state in (TimerState.RUNNING, TimerState.PAUSED):
             _save(timer, state=TimerState.STOPPED, due_at=None, warn_at=None)
+    _keep_earliest_due(conversation, kept)
     return kept
+
+
+def _keep_earliest_due(conversation: Conversation, timers: Iterable[SlaTimer]) -> None:
+    """Copy the earliest running deadline onto the conversation, in the same action.
+
+    The inbox sorts and filters a brand's open work by it through an index; reading it from the
+    timers table instead would join and sort every open conversation on each page load. Timers
+    not in ``timers`` were just stopped, so only these can be running.
+    """
+    due = min(
+        (timer.due_at for timer in timers if timer.state == TimerState.RUNNING and timer.due_at),
+        default=None,
+    )
+    if conversation.sla_due_at != due:
+        conversation.sla_due_at = due
+        conversation.save(update_fields=["sla_due_at"])
 
 
 def _apply(

@@ -1,17 +1,16 @@
-"""Conversations and their messages: the inbox as a program sees it.
-
-There is no merge endpoint: the conversations app has no merge action yet.
-"""
+"""Conversations and their messages: the inbox as a program sees it; merge and split (CV5)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
-from atiende.api.auth import caller_of
+from atiende.api.auth import Caller, caller_of
 from atiende.api.errors import COMMON_ERRORS, WRITE_ERRORS
 from atiende.api.idempotency import IDEMPOTENCY_KEY_HEADER, idempotent
 from atiende.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate
@@ -24,6 +23,7 @@ from atiende.api.references import (
     team_in_brand,
 )
 from atiende.api.schemas import (
+    MAX_ID,
     AttachmentIn,
     ConversationOut,
     Id,
@@ -34,7 +34,7 @@ from atiende.api.schemas import (
     message_out,
 )
 from atiende.conversations import actions
-from atiende.conversations.models import Direction
+from atiende.conversations.models import Conversation, Direction
 from atiende.conversations.queries import conversations_visible_to, messages_of
 
 router = Router(tags=["conversations"])
@@ -106,6 +106,50 @@ class NoteIn(Schema):
     attachments: list[AttachmentIn] = []
 
 
+class MergeIn(Schema):
+    # Any int or short text: what names no conversation of the brand is answered on "into".
+    into: int | str = Field(
+        ...,
+        description="The conversation that survives, of the same brand: its id or its "
+        "reference (SOL-1042).",
+    )
+
+
+class SplitIn(Schema):
+    message_ids: list[Id] = Field(
+        ...,
+        max_length=1000,
+        description="Messages of this conversation to move to the new one: some, not all.",
+    )
+    subject: str = Field("", max_length=255, description="Empty: the original's subject.")
+
+
+def _merge_target(caller: Caller, source: Conversation, into: int | str) -> Conversation:
+    """The conversation ``into`` names, among those of the source's brand the caller may see;
+    any other is unknown input (422), never a hint that it exists elsewhere."""
+    candidates = (
+        caller.limit(conversations_visible_to(caller.actor))
+        .select_related(None)
+        .filter(brand_id=source.brand_id)
+    )
+    text = str(into).strip().upper()[:40]
+    prefix, _dash, number = text.rpartition("-")
+    found = None
+    if text.isdigit() and int(text) <= MAX_ID:
+        found = candidates.filter(pk=int(text)).first()
+    elif prefix and number.isdigit() and len(number) <= 10:
+        found = candidates.filter(brand__number_prefix=prefix, number=int(number)).first()
+    if found is None:
+        raise ValidationError(
+            {
+                "into": ValidationError(
+                    _("There is no such conversation in this brand."), code="unknown_reference"
+                )
+            }
+        )
+    return found
+
+
 @router.get("", response={200: ConversationPage, **COMMON_ERRORS}, summary="List conversations")
 def list_conversations(
     request: HttpRequest, filters: Query[ConversationFilters]
@@ -137,7 +181,7 @@ def list_conversations(
         if value is not None:
             rows = rows.filter(**{f"{field}__{lookup}": value})
     page, next_cursor = paginate(
-        rows.prefetch_related("tags"),
+        rows.select_related("merged_into").prefetch_related("tags"),
         order=filters.order,
         cursor=filters.cursor,
         limit=filters.limit,
@@ -315,5 +359,77 @@ def add_note(
             attachments=incoming_attachments(payload.attachments),
         )
         return 201, message_out(message)
+
+    return idempotent(request, idempotency_key, payload, run)
+
+
+@router.post(
+    "/{conversation_id}/merge",
+    response={200: ConversationOut, **WRITE_ERRORS},
+    summary="Merge this conversation into another; answers the one that survives",
+    description="Every message moves to the conversation named by `into`; this one is closed "
+    "and points at it (`merged_into`). 409 `merge_not_allowed` when either was merged already "
+    "or the survivor is closed. Undo with `/unmerge`.",
+)
+def merge(
+    request: HttpRequest,
+    conversation_id: Id,
+    payload: MergeIn,
+    idempotency_key: str | None = IDEMPOTENCY_KEY_HEADER,
+) -> Status:
+    caller = caller_of(request)
+
+    def run() -> tuple[int, ConversationOut]:
+        source = conversation_to_act_on(caller, conversation_id)
+        target = actions.merge_conversations(
+            source=source, target=_merge_target(caller, source, payload.into), actor=caller.actor
+        )
+        return 200, conversation_out(conversation_for(caller, target.pk))
+
+    return idempotent(request, idempotency_key, payload, run)
+
+
+@router.post(
+    "/{conversation_id}/unmerge",
+    response={200: ConversationOut, **WRITE_ERRORS},
+    summary="Undo the merge of this conversation; answers it, restored",
+)
+def unmerge(
+    request: HttpRequest,
+    conversation_id: Id,
+    idempotency_key: str | None = IDEMPOTENCY_KEY_HEADER,
+) -> Status:
+    caller = caller_of(request)
+
+    def run() -> tuple[int, ConversationOut]:
+        source = actions.undo_merge(
+            source=conversation_to_act_on(caller, conversation_id), actor=caller.actor
+        )
+        return 200, conversation_out(conversation_for(caller, source.pk))
+
+    return idempotent(request, idempotency_key, None, run)
+
+
+@router.post(
+    "/{conversation_id}/split",
+    response={201: ConversationOut, **WRITE_ERRORS},
+    summary="Split some messages off into a new conversation of the same customer",
+)
+def split(
+    request: HttpRequest,
+    conversation_id: Id,
+    payload: SplitIn,
+    idempotency_key: str | None = IDEMPOTENCY_KEY_HEADER,
+) -> Status:
+    caller = caller_of(request)
+
+    def run() -> tuple[int, ConversationOut]:
+        split_off = actions.split_conversation(
+            conversation=conversation_to_act_on(caller, conversation_id),
+            message_ids=payload.message_ids,
+            actor=caller.actor,
+            subject=payload.subject,
+        )
+        return 201, conversation_out(conversation_for(caller, split_off.pk))
 
     return idempotent(request, idempotency_key, payload, run)

@@ -1,11 +1,12 @@
-"""Customers (create, read, update, look up by CRN, email or phone; identities) and
-organizations. There is no delete: the customers app has no action for it."""
+"""Customers (create, read, update, look up by CRN, email or phone; identities; merge
+duplicates; delete those created by mistake) and organizations."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
 
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
@@ -81,6 +82,10 @@ class CustomerFilters(Schema):
     created_before: Moment | None = None
     cursor: str | None = None
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+
+
+class CustomerMergeIn(Schema):
+    into: Id = Field(..., description="The id of the customer that survives, of the same brand.")
 
 
 class OrganizationOut(Schema):
@@ -279,6 +284,55 @@ def remove_identity(request: HttpRequest, customer_id: Id, identity_id: Id) -> S
         pk=identity_id, customer=customer
     )
     actions.remove_customer_identity(identity=identity, actor=caller.actor)
+    return Status(204, None)
+
+
+@router.post(
+    "/{customer_id}/merge",
+    response={200: CustomerOut, **WRITE_ERRORS},
+    summary="Merge this duplicate customer into another; answers the one that survives",
+    description="Identities, conversations and orders move to `into`, whose empty fields are "
+    "filled from this one. This one keeps its CRN, which then finds the survivor.",
+)
+def merge_customer(
+    request: HttpRequest,
+    customer_id: Id,
+    payload: CustomerMergeIn,
+    idempotency_key: str | None = IDEMPOTENCY_KEY_HEADER,
+) -> Status:
+    caller = caller_of(request)
+
+    def run() -> tuple[int, CustomerOut]:
+        source = customer_for(caller, customer_id)
+        target = (
+            caller.limit(customers_visible_to(caller.actor))
+            .filter(pk=payload.into, brand_id=source.brand_id)
+            .first()
+        )
+        if target is None:
+            raise ValidationError(
+                {
+                    "into": ValidationError(
+                        _("There is no such customer in this brand."), code="unknown_reference"
+                    )
+                }
+            )
+        survivor = actions.merge_customers(source=source, target=target, actor=caller.actor)
+        return 200, customer_out(customer_for(caller, survivor.pk))
+
+    return idempotent(request, idempotency_key, payload, run)
+
+
+@router.delete(
+    "/{customer_id}",
+    response={204: None, **WRITE_ERRORS},
+    summary="Delete a customer who has no conversations",
+    description="Their identities and orders go too. 409 `customer_in_use` when the customer "
+    "has conversations (merge it into another customer instead).",
+)
+def delete_customer(request: HttpRequest, customer_id: Id) -> Status:
+    caller = caller_of(request)
+    actions.delete_customer(customer=customer_for(caller, customer_id), actor=caller.actor)
     return Status(204, None)
 
 

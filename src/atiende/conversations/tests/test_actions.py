@@ -1,5 +1,6 @@
 """Every conversation action writes exactly one event; nothing writes conversations outside actions."""
 
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -105,7 +106,40 @@ ACTION_RUNS = {
         detail="250 2.0.0 Ok: queued",
         actor=ctx["system"],
     ),
+    "merge_conversations": lambda ctx: actions.merge_conversations(
+        source=ctx["second"], target=ctx["conversation"], actor=ctx["agent"]
+    ),
+    "undo_merge": lambda ctx: actions.undo_merge(source=ctx["second"], actor=ctx["agent"]),
+    "split_conversation": lambda ctx: actions.split_conversation(
+        conversation=ctx["conversation"], message_ids=[ctx["reply"].pk], actor=ctx["agent"]
+    ),
 }
+
+
+def _second_conversation(ctx):
+    ctx["second"] = actions.start_conversation(
+        brand=ctx["brand"],
+        customer=ctx["customer"],
+        channel="chat",
+        actor=ctx["system"],
+        body_text="Otra consulta del mismo pedido",
+    )
+
+
+def _merged_second_conversation(ctx):
+    _second_conversation(ctx)
+    actions.merge_conversations(
+        source=ctx["second"], target=ctx["conversation"], actor=ctx["agent"]
+    )
+
+
+# What an action needs beyond ctx, prepared before its events are counted.
+SETUPS = {
+    "merge_conversations": _second_conversation,
+    "undo_merge": _merged_second_conversation,
+}
+# Actions that change two conversations write one event on each.
+CONVERSATIONS_CHANGED = {"merge_conversations": 2, "undo_merge": 2, "split_conversation": 2}
 
 
 def test_every_conversation_action_is_covered_here():
@@ -127,11 +161,19 @@ def ctx(brand, customer, conversation, agent, team, system):
     }
 
 
+def _events_per_conversation():
+    return Counter(ConversationEvent.objects.values_list("conversation_id", flat=True))
+
+
 @pytest.mark.parametrize("name", sorted(ACTION_RUNS))
-def test_every_action_writes_exactly_one_event(ctx, name):
-    before = ConversationEvent.objects.count()
+def test_every_action_writes_exactly_one_event_per_conversation_it_changes(ctx, name):
+    if name in SETUPS:
+        SETUPS[name](ctx)
+    before = _events_per_conversation()
     ACTION_RUNS[name](ctx)
-    assert ConversationEvent.objects.count() == before + 1
+    written = _events_per_conversation() - before
+    assert set(written.values()) == {1}
+    assert len(written) == CONVERSATIONS_CHANGED.get(name, 1)
 
 
 def test_events_name_the_acting_person_or_the_system(ctx):

@@ -13,6 +13,9 @@ CUSTOMER_ACTIONS = {
     "create_organization",
     "record_order",
     "record_identity_failure",
+    # Their events, one per aggregate changed, are counted in test_merge.py.
+    "merge_customers",
+    "delete_customer",
 }
 
 
