@@ -1,7 +1,7 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels.
 
-WebSocket routes are collected from the apps that provide them (the workspace, web chat) as they
-arrive; with none yet, WebSocket connections are refused.
+WebSocket routes are collected from the apps that provide them: the workspace's live connection
+(``web/routing.py``). A path no app routes is refused.
 """
 
 import os
@@ -23,7 +23,9 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set u
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-websocket_urlpatterns: list = []
+from atiende.web.routing import websocket_urlpatterns as workspace_routes  # noqa: E402
+
+websocket_urlpatterns = [*workspace_routes]
 
 application = ProtocolTypeRouter(
     {

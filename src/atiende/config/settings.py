@@ -47,8 +47,10 @@ INSTALLED_APPS = [
     "atiende.pipeline",
     "atiende.conversations",
     "atiende.sla",
+    "atiende.search",
     "atiende.api",
     "atiende.webhooks",
+    "atiende.inbox",
     "atiende.web",
     "atiende.demo",
 ]
@@ -130,10 +132,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis, real time and background tasks ----------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
+    # A consumer waits for messages with a blocking BZPOPMIN of up to 5 s; redis-py 8 cuts any
+    # read after 5 s by default, which tore every idle WebSocket down (channels_redis#422).
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
         }
     }
     HUEY = {

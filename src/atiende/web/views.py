@@ -1,4 +1,4 @@
-"""The agent's screens: home, a conversation, attachments, preferences.
+"""The agent's screens besides the inbox (atiende.inbox): a conversation, attachments, preferences.
 
 Views only read through ``queries`` and write through ``actions``; whatever a user may not see
 answers 404, never 403, so guessing another brand's addresses reveals nothing.
@@ -6,7 +6,6 @@ answers 404, never 403, so guessing another brand's addresses reveals nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -24,23 +23,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from atiende.accounts.actions import update_preferences
 from atiende.accounts.models import User
-from atiende.accounts.permissions import can
-from atiende.accounts.queries import memberships_of
-from atiende.accounts.roles import Capability
 from atiende.brands.models import Brand
-from atiende.channels import registry as channel_registry
 from atiende.conversations.attachments import download_response
-from atiende.conversations.models import Attachment, Conversation, ConversationStatus
-from atiende.conversations.queries import (
-    attachment_for,
-    conversation_for,
-    recent_conversations_for,
-    status_counts_for,
-    unsolved_assigned_count_for,
-)
-from atiende.customers.queries import identities_of
-from atiende.sla.models import SlaTimer
-from atiende.sla.queries import next_deadline, next_deadlines_for, timers_of, why_this_policy
+from atiende.conversations.models import Attachment
+from atiende.conversations.queries import attachment_for
 from atiende.sla.reports import (
     Grouping,
     Period,
@@ -51,119 +37,12 @@ from atiende.sla.reports import (
 )
 from atiende.web.csv_export import csv_download
 from atiende.web.forms import PreferencesForm
-from atiende.web.templatetags.sla_badges import badge_for
-from atiende.web.timeline import timeline_for
 
 
 class AuthenticatedRequest(HttpRequest):
     """A request behind ``login_required``: its user is a staff user."""
 
     user: User
-
-
-@dataclass(frozen=True)
-class StatusCount:
-    status: str
-    label: str
-    count: int
-
-
-@login_required
-@require_GET
-def home(request: AuthenticatedRequest) -> HttpResponse:
-    counts = status_counts_for(request.user)
-    conversations = recent_conversations_for(request.user)
-    return render(
-        request,
-        "web/home.html",
-        {
-            "memberships": list(memberships_of(request.user)),
-            "status_counts": [
-                StatusCount(status.value, str(status.label), counts.get(status.value, 0))
-                for status in ConversationStatus
-            ],
-            "assigned_to_me": unsolved_assigned_count_for(request.user),
-            "conversations": conversations,
-            "sla_deadlines": next_deadlines_for(
-                [conversation.pk for conversation in conversations], viewer=request.user
-            ),
-        },
-    )
-
-
-@login_required
-@require_GET
-def recent_conversations_csv(request: AuthenticatedRequest) -> HttpResponse:
-    """The home screen's table of recent conversations, same rows and same scope, as CSV."""
-    header = [
-        _("Reference"),
-        _("Customer"),
-        _("CRN"),
-        _("Subject"),
-        _("Last message"),
-        _("Channel"),
-        _("Status"),
-        _("Priority"),
-        _("Assignee"),
-        _("Team"),
-        _("Tags"),
-        _("Last activity"),
-        _("SLA"),
-        _("SLA due"),
-    ]
-    conversations = recent_conversations_for(request.user)
-    deadlines = next_deadlines_for(
-        [conversation.pk for conversation in conversations], viewer=request.user
-    )
-    rows = [
-        [
-            conversation.reference,
-            conversation.customer.display_name,
-            conversation.customer.crn_display,
-            conversation.subject,
-            conversation.last_message_preview,
-            _channel_label(conversation.channel),
-            conversation.get_status_display(),
-            conversation.get_priority_display(),
-            str(conversation.assignee) if conversation.assignee else "",
-            str(conversation.team) if conversation.team else "",
-            ", ".join(tag.name for tag in conversation.tags.all()),
-            timezone.localtime(conversation.last_message_at).isoformat(timespec="minutes"),
-            *_sla_cells(deadlines.get(conversation.pk)),
-        ]
-        for conversation in conversations
-    ]
-    # Translators: part of a downloaded file's name; keep it lower case, ASCII, without spaces.
-    name = _("recent-conversations")
-    return csv_download(f"atiende-{name}-{timezone.localdate():%Y-%m-%d}.csv", header, rows)
-
-
-@login_required
-@require_GET
-def conversation_detail(
-    request: AuthenticatedRequest, brand_slug: str, number: int
-) -> HttpResponse:
-    try:
-        conversation = conversation_for(request.user, brand_slug=brand_slug, number=number)
-    except Conversation.DoesNotExist:
-        raise Http404("No such conversation") from None
-    timers = list(timers_of(conversation, viewer=request.user))
-    resolution = why_this_policy(conversation, viewer=request.user)
-    return render(
-        request,
-        "web/conversation.html",
-        {
-            "conversation": conversation,
-            "identities": list(identities_of(conversation.customer)),
-            "timeline": timeline_for(conversation, viewer=request.user),
-            "sla_timers": timers,
-            "sla_deadline": next_deadline(timers),
-            "sla_resolution": resolution,
-            "sla_explanation": resolution.explanation() if resolution else [],
-            "configures_brand": request.user.is_staff
-            and can(request.user, Capability.CONFIGURE_BRAND, conversation.brand_id),
-        },
-    )
 
 
 @login_required
@@ -224,22 +103,6 @@ def _preferences_saved(request: AuthenticatedRequest, user: User) -> HttpRespons
             samesite=settings.LANGUAGE_COOKIE_SAMESITE,
         )
     return response
-
-
-def _sla_cells(timer: SlaTimer | None) -> list[str]:
-    """The badge as two cells: "First response: 2 h 13 min left" and the due instant."""
-    if timer is None:
-        return ["", ""]
-    badge = badge_for(timer)
-    due = timezone.localtime(timer.due_at).isoformat(timespec="minutes") if timer.due_at else ""
-    return [f"{badge.metric}: {badge.text}" if badge.metric else badge.text, due]
-
-
-def _channel_label(code: str) -> str:
-    try:
-        return str(channel_registry.get(code).label)
-    except LookupError:
-        return code
 
 
 class SlaReportFilters(forms.Form):

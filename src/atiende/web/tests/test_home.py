@@ -1,4 +1,5 @@
-"""The agent's first screen: counts and recent conversations of the brands they may see."""
+"""The agent's first screen, the inbox at / (web:home): what each person sees there, its cost,
+and the old "recent conversations" download, which now gives the inbox's CSV."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.django_db
 def test_agent_sees_their_brands_conversation_and_not_the_other_brands(
     sign_in, agent, conversation, other_conversation
 ):
-    page = sign_in(agent).get("/").content.decode()
+    page = sign_in(agent).get("/?view=all").content.decode()
     assert "SOL-1" in page
     assert conversation.customer.crn_display in page
     assert "Carmen Cliente" in page
@@ -37,7 +38,7 @@ def test_agent_sees_their_brands_conversation_and_not_the_other_brands(
 def test_outsider_sees_only_their_own_brands_conversation(
     sign_in, outsider, conversation, other_conversation
 ):
-    page = sign_in(outsider).get("/").content.decode()
+    page = sign_in(outsider).get("/?view=all").content.decode()
     assert "TEL-1" in page
     assert other_conversation.customer.crn_display in page
     assert "SOL-1" not in page
@@ -49,40 +50,45 @@ def test_client_viewer_sees_their_brand_only(
     sign_in, client_viewer, conversation, other_conversation
 ):
     response = sign_in(client_viewer).get("/")
-    assert [row.reference for row in response.context["conversations"]] == ["SOL-1"]
+    assert [row.conversation.reference for row in response.context["page"].rows] == ["SOL-1"]
     assert other_conversation.customer.crn_display not in response.content.decode()
 
 
 def test_superuser_sees_every_brand(sign_in, superuser, conversation, other_conversation):
     response = sign_in(superuser).get("/")
-    assert {row.reference for row in response.context["conversations"]} == {"SOL-1", "TEL-1"}
+    assert {row.conversation.reference for row in response.context["page"].rows} == {
+        "SOL-1",
+        "TEL-1",
+    }
 
 
-def test_counts_per_status_and_mine_cover_only_visible_brands(
+def test_counts_per_view_cover_only_visible_brands_and_open_work(
     sign_in, system, agent, brand, customer, conversation, other_conversation
 ):
     second = start_conversation(
         brand=brand, customer=customer, channel="phone", actor=system, body_text="Llamada"
     )
     change_status(conversation=second, status="pending", actor=system)
+    solved = start_conversation(
+        brand=brand, customer=customer, channel="phone", actor=system, body_text="Otra"
+    )
+    change_status(conversation=solved, status="solved", actor=system)
     assign_conversation(conversation=conversation, assignee=agent, actor=system)
 
     response = sign_in(agent).get("/", HTTP_ACCEPT_LANGUAGE="en")
 
-    counts = {item.status: item.count for item in response.context["status_counts"]}
-    assert counts == {"new": 1, "open": 0, "pending": 1, "on_hold": 0, "solved": 0, "closed": 0}
-    assert [item.label for item in response.context["status_counts"]] == [
-        "New",
-        "Open",
-        "Pending",
-        "On hold",
-        "Solved",
-        "Closed",
+    counts = {item["code"]: item["count"].count for item in response.context["views"]}
+    assert counts == {"mine": 1, "unassigned": 1, "teams": 0, "all": 2}
+    assert [str(item["label"]) for item in response.context["views"]] == [
+        "Mine",
+        "Unassigned",
+        "My teams",
+        "All",
     ]
-    assert response.context["assigned_to_me"] == 1
     page = response.content.decode()
-    assert "Unsolved, assigned to me" in page
-    assert "Hello, Alba" in page
+    assert 'aria-current="page"' in page
+    assert "SOL-1" in page
+    assert "SOL-2" not in page
 
 
 def test_row_shows_channel_status_priority_assignee_and_tags(sign_in, system, agent, conversation):
@@ -93,6 +99,7 @@ def test_row_shows_channel_status_priority_assignee_and_tags(sign_in, system, ag
 
     page = sign_in(agent).get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
 
+    assert "SOL-1" in page
     assert 'icons.svg#mail"' in page
     assert '<span class="visually-hidden">Email</span>' in page
     assert '<span class="badge badge--new">New</span>' in page
@@ -105,15 +112,14 @@ def test_row_shows_channel_status_priority_assignee_and_tags(sign_in, system, ag
 
 
 def test_home_in_spanish_uses_spanish_labels(sign_in, agent, conversation):
-    page = sign_in(agent).get("/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
-    assert "Conversaciones recientes" in page
+    page = sign_in(agent).get("/?view=all", HTTP_ACCEPT_LANGUAGE="es").content.decode()
     assert '<span class="badge badge--new">Nueva</span>' in page
     assert '<span class="visually-hidden">Correo electrónico</span>' in page
-    assert "Hola, Alba" in page
+    assert "Sin asignar" in page
 
 
 def test_empty_home_says_what_will_appear(sign_in, agent):
-    response = sign_in(agent).get("/", HTTP_ACCEPT_LANGUAGE="en")
+    response = sign_in(agent).get("/?view=all", HTTP_ACCEPT_LANGUAGE="en")
     page = response.content.decode()
     assert "No conversations yet" in page
     assert "Download CSV" not in page
@@ -139,7 +145,7 @@ def test_hostile_text_in_subject_and_preview_is_escaped(sign_in, system, agent, 
         subject='<script>alert("subject")</script>',
         body_text='<img src=x onerror="alert(1)">',
     )
-    page = sign_in(agent).get("/").content.decode()
+    page = sign_in(agent).get("/?view=all").content.decode()
     assert '<script>alert("subject")' not in page
     assert "<img src=x onerror" not in page
     assert "&lt;script&gt;" in page
@@ -162,7 +168,7 @@ def _conversations(system, brand, customer, agent, how_many):
 
 def _queries_for(client, path):
     with CaptureQueriesContext(connection) as captured:
-        response = client.get(path)
+        response = client.get(path, follow=True)
     assert response.status_code == 200
     return len(captured)
 
@@ -177,11 +183,13 @@ def test_home_list_costs_the_same_queries_for_3_or_30_rows(
 
     _conversations(system, brand, customer, agent, 27)
     with django_assert_max_num_queries(with_three):
-        response = client.get(path)
+        response = client.get(path, follow=True)
     assert response.status_code == 200
-    assert response.content.decode("utf-8").count("SOL-") == 30
+    text = response.content.decode("utf-8")
+    rows = text.count("<tr data-conversation-id=") if path == "/" else text.count("SOL-")
+    assert rows == 30
     assert _queries_for(client, path) == with_three
-    assert with_three <= 10
+    assert with_three <= 20
 
 
 def test_csv_download_has_the_same_rows_scoped_the_same_way(
@@ -190,12 +198,14 @@ def test_csv_download_has_the_same_rows_scoped_the_same_way(
     assign_conversation(conversation=conversation, assignee=agent, actor=system)
     set_conversation_tags(conversation=conversation, tags=["entrega"], actor=system)
 
-    response = sign_in(agent).get("/conversations/recent.csv", HTTP_ACCEPT_LANGUAGE="en")
+    response = sign_in(agent).get(
+        "/conversations/recent.csv", HTTP_ACCEPT_LANGUAGE="en", follow=True
+    )
 
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith(
-        'attachment; filename="atiende-recent-conversations-'
+        'attachment; filename="atiende-conversations-all-'
     )
     text = response.content.decode("utf-8")
     assert text.startswith("\ufeff")
@@ -234,7 +244,9 @@ def test_csv_download_has_the_same_rows_scoped_the_same_way(
 
 
 def test_csv_headers_follow_the_language(sign_in, agent, conversation):
-    response = sign_in(agent).get("/conversations/recent.csv", HTTP_ACCEPT_LANGUAGE="es")
+    response = sign_in(agent).get(
+        "/conversations/recent.csv", HTTP_ACCEPT_LANGUAGE="es", follow=True
+    )
     header = next(csv.reader(io.StringIO(response.content.decode("utf-8").lstrip("\ufeff"))))
     assert header[:3] == ["Referencia", "Cliente", "CRN"]
 
@@ -248,13 +260,13 @@ def test_csv_never_hands_a_spreadsheet_a_formula(sign_in, system, agent, brand, 
         subject='=HYPERLINK("http://evil.test","clic")',
         body_text="+34 600 000 000 llamó",
     )
-    text = sign_in(agent).get("/conversations/recent.csv").content.decode("utf-8")
+    text = sign_in(agent).get("/conversations/recent.csv", follow=True).content.decode("utf-8")
     row = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))[1]
     assert row[3] == '\'=HYPERLINK("http://evil.test","clic")'
     assert row[4] == "'+34 600 000 000 llamó"
 
 
 def test_csv_needs_sign_in(client):
-    response = client.get("/conversations/recent.csv")
-    assert response.status_code == 302
-    assert response.url.startswith("/login/")
+    response = client.get("/conversations/recent.csv", follow=True)
+    assert response.redirect_chain[-1][0].startswith("/login/")
+    assert response.redirect_chain[-1][1] == 302

@@ -50,8 +50,8 @@ def _url(conversation):
 
 
 def _row(page, reference):
-    """The home table's row of the conversation ``reference``."""
-    rows = re.findall(r"<tr>.*?</tr>", page, flags=re.S)
+    """The inbox table's row of the conversation ``reference``."""
+    rows = re.findall(r"<tr[ >].*?</tr>", page, flags=re.S)
     found = [row for row in rows if f">{reference}</a>" in row]
     assert len(found) == 1, reference
     return found[0]
@@ -115,7 +115,7 @@ def _assert_badge(html, state, conversation):
 
 @pytest.mark.parametrize("state", ["ok", "warning", "breached", "paused", "none"])
 def test_home_shows_each_rows_badge_in_its_state(sign_in, agent, every_state, state):
-    page = sign_in(agent).get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    page = sign_in(agent).get("/?view=all", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert '<th scope="col"><abbr title="Service level: the next deadline">SLA</abbr></th>' in page
     conversation = every_state[state]
     _assert_badge(_row(page, conversation.reference), state, conversation)
@@ -132,7 +132,7 @@ def test_conversation_header_shows_the_badge_in_its_state(sign_in, agent, every_
 
 
 def test_a_conversation_of_a_brand_without_policies_has_no_badge(sign_in, agent, conversation):
-    page = sign_in(agent).get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    page = sign_in(agent).get("/?view=all", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     row = _row(page, "SOL-1")
     assert '<span class="visually-hidden">No SLA</span>' in row
 
@@ -190,10 +190,10 @@ def test_home_costs_the_same_queries_for_3_or_30_rows_with_clocks(
     client = sign_in(agent)
     _open_conversations(brand, customer, system, 3)
     with CaptureQueriesContext(connection) as captured:
-        assert client.get("/").status_code == 200
+        assert client.get("/?view=all").status_code == 200
     _open_conversations(brand, customer, system, 27)
     with django_assert_max_num_queries(len(captured)):
-        response = client.get("/")
+        response = client.get("/?view=all")
     assert response.content.decode().count('class="sla sla--') == 30
 
 
@@ -567,7 +567,7 @@ def test_the_home_csv_carries_each_rows_deadline(
 ):
     late = _start(brand, customer, system, "Tarde", minutes_ago=90)
     fresh = _start(brand, customer, system, "Reciente", minutes_ago=0)
-    response = sign_in(agent).get("/conversations/recent.csv", HTTP_ACCEPT_LANGUAGE="en")
+    response = sign_in(agent).get("/?view=all&format=csv", HTTP_ACCEPT_LANGUAGE="en")
     rows = {
         row[0]: row for row in csv.reader(io.StringIO(response.content.decode().lstrip("\ufeff")))
     }
