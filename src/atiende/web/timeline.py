@@ -9,17 +9,20 @@ is kept for that change.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet, TextChoices
+from django.db.models import Q, QuerySet, TextChoices
+from django.templatetags.static import static
+from django.urls import reverse
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from atiende.accounts.queries import colleagues_visible_to, teams_visible_to
 from atiende.conversations.events import ConversationEventType
+from atiende.conversations.html import html_for_display
 from atiende.conversations.models import (
     Conversation,
     ConversationEvent,
@@ -59,6 +62,8 @@ class EventSummary:
     title: str
     actor: str
     changes: list[Change] = field(default_factory=list)
+    # The other conversation of a merge or split, by its number in the same brand.
+    related_number: int | None = None
 
 
 @dataclass(frozen=True)
@@ -75,23 +80,78 @@ class TimelineEntry:
     message: Message | None = None
     event: EventSummary | None = None
     sla: SlaEventSummary | None = None
+    # A message's HTML as shown: remote images held back unless asked for, inline ones mapped.
+    html: str = ""
+    remote_images_blocked: int = 0
+    remote_images_shown: bool = False
+
+    @property
+    def dom_id(self) -> str:
+        """A stable id per entry, so that live updates can tell what the page already shows."""
+        if self.message is not None:
+            return f"message-{self.message.pk}"
+        if self.event is not None:
+            return f"event-{self.event.event.pk}"
+        assert self.sla is not None
+        return f"sla-{self.sla.event.pk}"
 
 
-def timeline_for(conversation: Conversation, *, viewer: Any) -> list[TimelineEntry]:
+def timeline_for(
+    conversation: Conversation,
+    *,
+    viewer: Any,
+    remote_images_for: Collection[int] = (),
+    after: Message | None = None,
+) -> list[TimelineEntry]:
     """The timeline of a conversation ``viewer`` may see, in a fixed number of queries.
 
-    People and teams that events mention by id are named if ``viewer`` may see them.
+    People and teams that events mention by id are named if ``viewer`` may see them. Remote
+    images load only in the messages whose ids are in ``remote_images_for``. With ``after`` (a
+    message of this timeline), only what comes after that message in it.
     """
-    events = list(events_of(conversation, viewer=viewer))
+    messages = messages_of(conversation, viewer=viewer)
+    events_query = events_of(conversation, viewer=viewer)
+    sla_query = sla_events_of(conversation, viewer=viewer)
+    if after is not None:
+        messages = messages.filter(
+            Q(created_at__gt=after.created_at) | Q(created_at=after.created_at, pk__gt=after.pk)
+        )
+        events_query = events_query.filter(created_at__gte=after.created_at)
+        sla_query = sla_query.filter(created_at__gte=after.created_at)
+    events = list(events_query)
     people = _names(colleagues_visible_to(viewer), _referenced_ids(events, "assignee"))
     teams = _names(teams_visible_to(viewer), _referenced_ids(events, "team"))
-    return timeline_of(
-        messages_of(conversation, viewer=viewer),
+    entries = timeline_of(
+        [*([after] if after is not None else []), *messages],
         events,
         people=people,
         teams=teams,
-        sla_events=sla_events_of(conversation, viewer=viewer),
+        sla_events=sla_query,
     )
+    if after is not None:
+        # The anchor was put in only to order what shares its instant; what precedes it goes too.
+        position = next(i for i, entry in enumerate(entries) if entry.message is after)
+        entries = entries[position + 1 :]
+    return [_displayed(entry, remote_images_for) for entry in entries]
+
+
+def _displayed(entry: TimelineEntry, remote_images_for: Collection[int]) -> TimelineEntry:
+    message = entry.message
+    if message is None or not message.body_html:
+        return entry
+    inline_images = {
+        attachment.content_id.strip("<>"): reverse("web:attachment_preview", args=[attachment.pk])
+        for attachment in message.attachments.all()
+        if attachment.content_id
+    }
+    shown = message.pk in remote_images_for
+    html, blocked = html_for_display(
+        message.body_html,
+        inline_images=inline_images,
+        load_remote_images=shown,
+        placeholder=static("web/remote-image.svg"),
+    )
+    return replace(entry, html=html, remote_images_blocked=blocked, remote_images_shown=shown)
 
 
 def _referenced_ids(events: Iterable[ConversationEvent], changed_field: str) -> set[int]:
@@ -179,8 +239,14 @@ def _summary(
                     after=_value_label(name, after, people=people, teams=teams),
                 )
             )
+    payload = event.payload if isinstance(event.payload, dict) else {}
+    related = payload.get("source_number") or payload.get("into_number")
     return EventSummary(
-        event=event, title=_event_title(event.type), actor=_actor_name(event), changes=lines
+        event=event,
+        title=_event_title(event.type),
+        actor=_actor_name(event),
+        changes=lines,
+        related_number=related if isinstance(related, int) else None,
     )
 
 

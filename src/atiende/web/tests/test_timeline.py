@@ -69,3 +69,47 @@ def test_someone_no_longer_in_the_brand_is_not_named(
 
     (assignment,) = [entry.event for entry in timeline if entry.event]
     assert [(change.before, change.after) for change in assignment.changes] == [("nobody", "—")]
+
+
+def test_html_for_display_holds_back_remote_images_and_maps_inline_ones():
+    from atiende.conversations.html import html_for_display, sanitize_html
+
+    stored = sanitize_html(
+        '<p>Hola</p><img src="https://t.example/p.gif"><img src="//t.example/q.gif">'
+        '<img src="cid:<logo@x>"><img src="cid:missing"><img src="/admin/">'
+        '<img src="data:image/png;base64,iVBORw0KGgo=">'
+    )
+    html, blocked = html_for_display(
+        stored,
+        inline_images={"logo@x": "/attachments/7/preview/"},
+        load_remote_images=False,
+        placeholder="/static/web/remote-image.svg",
+    )
+    assert blocked == 2
+    assert "t.example" not in html
+    assert '<img src="/attachments/7/preview/">' in html
+    assert "cid:" not in html
+    assert "/admin/" not in html
+    assert 'src="data:image/png;base64,iVBORw0KGgo="' in html
+
+    shown, none_blocked = html_for_display(
+        stored, inline_images={}, load_remote_images=True, placeholder="-"
+    )
+    assert none_blocked == 0
+    assert 'src="https://t.example/p.gif"' in shown
+
+
+def test_the_timeline_after_a_message_keeps_only_what_follows_it(system, agent, conversation):
+    first = conversation.messages.get()
+    second = receive_customer_message(
+        conversation=conversation, channel="email", actor=system, body_text="Dos"
+    )
+    change_priority(conversation=conversation, priority="high", actor=agent)
+
+    with translation.override("en"):
+        after_first = timeline_for(conversation, viewer=agent, after=first)
+        after_second = timeline_for(conversation, viewer=agent, after=second)
+
+    assert after_first[0].dom_id == f"message-{second.pk}"
+    assert [entry.message for entry in after_second if entry.message] == []
+    assert _titles(after_second) == ["Priority changed"]
