@@ -1,0 +1,292 @@
+"""Fixed word lists for the workspace bench's generated conversations (Spanish and English).
+
+Plain Python, no Django: ``bench/workspace_data.py`` draws subjects, bodies and names from these
+with one seeded ``random.Random``, so a run is reproducible and costs a few microseconds a message
+(Faker per row would take hours at three million messages).
+
+The lists never contain ``COMMON_TERM`` or ``RARE_TERM``: the generator puts those in on purpose,
+so that how many messages hold them is known (about 20 % and exactly three).
+"""
+
+from __future__ import annotations
+
+# A word of a telco-and-shop helpdesk that about a fifth of all messages mention, in both languages.
+COMMON_TERM = "router"
+# A made-up word that exactly RARE_TERM_MESSAGES messages hold.
+RARE_TERM = "xilofrango"
+RARE_TERM_MESSAGES = 3
+
+COMMON_SENTENCES = {
+    "es": [
+        f"El {COMMON_TERM} se reinicia solo cada pocos minutos.",
+        f"He probado a apagar y encender el {COMMON_TERM} pero sigue igual.",
+        f"La luz del {COMMON_TERM} parpadea en rojo.",
+        f"¿Podéis enviarme un {COMMON_TERM} nuevo?",
+    ],
+    "en": [
+        f"The {COMMON_TERM} keeps restarting every few minutes.",
+        f"I switched the {COMMON_TERM} off and on again but nothing changed.",
+        f"The light on the {COMMON_TERM} is blinking red.",
+        f"Could you send me a new {COMMON_TERM}?",
+    ],
+}
+
+SUBJECTS = {
+    "es": [
+        "Mi pedido {n} no ha llegado",
+        "Problema con la factura de {month}",
+        "Quiero devolver el pedido {n}",
+        "Sin conexión a internet desde ayer",
+        "Cambio de tarifa",
+        "Portabilidad de mi número",
+        "Cobro duplicado en la tarjeta",
+        "El paquete llegó dañado",
+        "¿Cuándo me devolvéis el dinero?",
+        "No puedo entrar en mi cuenta",
+        "Consulta sobre la garantía",
+        "Baja del servicio",
+        "La fibra va muy lenta",
+        "Dirección de entrega equivocada",
+        "Pedido {n} incompleto",
+        "Factura {n} con un importe incorrecto",
+    ],
+    "en": [
+        "My order {n} has not arrived",
+        "Problem with the {month} invoice",
+        "I want to return order {n}",
+        "No internet connection since yesterday",
+        "Changing my plan",
+        "Porting my number",
+        "Charged twice on my card",
+        "The parcel arrived damaged",
+        "When will I get my refund?",
+        "I cannot log in to my account",
+        "Question about the warranty",
+        "Cancelling the service",
+        "The fibre connection is very slow",
+        "Wrong delivery address",
+        "Order {n} is incomplete",
+        "Invoice {n} shows the wrong amount",
+    ],
+}
+
+MONTHS = {
+    "es": ["enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto"],
+    "en": ["January", "February", "March", "April", "May", "June", "July", "August"],
+}
+
+CUSTOMER_SENTENCES = {
+    "es": [
+        "Hola, os escribo porque tengo un problema con mi pedido.",
+        "Buenos días, llevo una semana esperando y nadie me responde.",
+        "Hice la compra el lunes y todavía no sé nada del envío.",
+        "En la factura aparece un cargo que no reconozco.",
+        "El repartidor dice que no había nadie en casa, pero yo estaba.",
+        "Necesito cambiar la dirección de entrega, me he mudado.",
+        "La caja llegó abierta y falta uno de los artículos.",
+        "Me habéis cobrado dos veces el mismo mes.",
+        "Desde el viernes la conexión se corta varias veces al día.",
+        "Quiero darme de baja porque me voy al extranjero.",
+        "¿Me podéis llamar por la tarde?",
+        "Por la mañana trabajo.",
+        "Adjunto el número de pedido para que lo miréis.",
+        "Es la tercera vez que escribo por lo mismo.",
+        "Gracias de antemano por la ayuda.",
+        "Quisiera saber si la oferta sigue vigente.",
+        "El técnico no vino a la cita que teníamos.",
+        "La aplicación me da un error al pagar.",
+        "No me llega el código de verificación por SMS.",
+    ],
+    "en": [
+        "Hello, I am writing because I have a problem with my order.",
+        "Good morning, I have been waiting for a week and nobody answers.",
+        "I bought it on Monday and still have no news about the delivery.",
+        "There is a charge on the invoice that I do not recognise.",
+        "The courier says nobody was home, but I was there all day.",
+        "I need to change the delivery address, I have moved house.",
+        "The box arrived open and one of the items is missing.",
+        "You charged me twice for the same month.",
+        "Since Friday the connection drops several times a day.",
+        "I want to cancel because I am moving abroad.",
+        "Could you call me in the afternoon?",
+        "I work in the mornings.",
+        "Here is the order number so you can check it.",
+        "This is the third time I write about the same thing.",
+        "Thanks in advance for your help.",
+        "I would like to know if the offer is still valid.",
+        "The technician did not come to the appointment.",
+        "The app shows an error when I try to pay.",
+        "I do not receive the verification code by text message.",
+    ],
+}
+
+AGENT_SENTENCES = {
+    "es": [
+        "Gracias por escribirnos, lamentamos las molestias.",
+        "He revisado su pedido y el envío sale hoy mismo.",
+        "Le hemos abonado el importe, lo verá en tres a cinco días hábiles.",
+        "Hemos abierto una incidencia con la empresa de transporte.",
+        "¿Podría confirmarnos la dirección completa de entrega?",
+        "Le enviamos una etiqueta de devolución por correo.",
+        "El cargo duplicado se anulará en la próxima factura.",
+        "Un técnico le llamará para concertar una nueva cita.",
+        "Hemos reiniciado la línea desde nuestra central.",
+        "Quedamos a la espera de su respuesta.",
+        "Si necesita algo más, no dude en escribirnos.",
+        "Su número de referencia es el que figura en el asunto.",
+    ],
+    "en": [
+        "Thank you for writing to us, we are sorry for the trouble.",
+        "I have checked your order and it ships today.",
+        "We have refunded the amount, you will see it in three to five working days.",
+        "We have opened a claim with the courier.",
+        "Could you confirm the full delivery address?",
+        "We are emailing you a return label.",
+        "The duplicate charge will be cancelled on your next invoice.",
+        "A technician will call you to arrange a new appointment.",
+        "We have reset the line from our exchange.",
+        "We look forward to your reply.",
+        "If you need anything else, just write to us.",
+        "Your reference number is the one in the subject.",
+    ],
+}
+
+NOTE_SENTENCES = [
+    "Cliente recurrente, revisar historial antes de contestar.",
+    "Escalado a logística, pendiente de respuesta.",
+    "Customer is upset, offer the goodwill voucher.",
+    "Waiting for the carrier's report before replying.",
+]
+
+FIRST_NAMES = {
+    "es": [
+        "Lucía",
+        "María",
+        "Carmen",
+        "Ana",
+        "Laura",
+        "Marta",
+        "Elena",
+        "Paula",
+        "Sara",
+        "Julia",
+        "Hugo",
+        "Martín",
+        "Pablo",
+        "Daniel",
+        "Alejandro",
+        "David",
+        "Javier",
+        "Diego",
+        "Jorge",
+        "Manuel",
+        "Sergio",
+        "Adrián",
+        "Álvaro",
+        "Raúl",
+        "Irene",
+        "Nuria",
+        "Rocío",
+        "Pilar",
+    ],
+    "en": [
+        "Olivia",
+        "Emma",
+        "Amelia",
+        "Isla",
+        "Ava",
+        "Mia",
+        "Grace",
+        "Lily",
+        "Ella",
+        "Chloe",
+        "Oliver",
+        "George",
+        "Harry",
+        "Noah",
+        "Jack",
+        "Leo",
+        "Arthur",
+        "Oscar",
+        "Charlie",
+        "James",
+        "Thomas",
+        "William",
+        "Henry",
+        "Jacob",
+        "Alfie",
+        "Freya",
+        "Ruby",
+        "Sophie",
+    ],
+}
+
+LAST_NAMES = {
+    "es": [
+        "García",
+        "Fernández",
+        "González",
+        "Rodríguez",
+        "López",
+        "Martínez",
+        "Sánchez",
+        "Pérez",
+        "Gómez",
+        "Martín",
+        "Jiménez",
+        "Ruiz",
+        "Hernández",
+        "Díaz",
+        "Moreno",
+        "Muñoz",
+        "Álvarez",
+        "Romero",
+        "Alonso",
+        "Gutiérrez",
+        "Navarro",
+        "Torres",
+        "Domínguez",
+        "Vázquez",
+        "Ramos",
+    ],
+    "en": [
+        "Smith",
+        "Jones",
+        "Taylor",
+        "Brown",
+        "Williams",
+        "Wilson",
+        "Johnson",
+        "Davies",
+        "Patel",
+        "Robinson",
+        "Wright",
+        "Thompson",
+        "Evans",
+        "Walker",
+        "White",
+        "Roberts",
+        "Green",
+        "Hall",
+        "Wood",
+        "Jackson",
+        "Clarke",
+        "Hughes",
+        "Edwards",
+        "Turner",
+        "Hill",
+    ],
+}
+
+CITIES = [
+    ("Madrid", "Madrid", "28"),
+    ("Barcelona", "Barcelona", "08"),
+    ("Valencia", "Valencia", "46"),
+    ("Sevilla", "Sevilla", "41"),
+    ("Zaragoza", "Zaragoza", "50"),
+    ("Málaga", "Málaga", "29"),
+    ("Bilbao", "Bizkaia", "48"),
+    ("Valladolid", "Valladolid", "47"),
+]
+
+STREETS = ["Calle Mayor", "Avenida de la Constitución", "Calle del Sol", "Paseo del Prado"]
