@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 
@@ -34,21 +35,27 @@ def env_list(name: str, default: list[str]) -> list[str]:
 def secret_key(folder: Path) -> str:
     """SECRET_KEY from the environment, else one generated once and kept in the data folder.
 
-    The file is created with O_EXCL so that two processes starting at once (web and worker)
-    cannot each write a different key; the loser reads the winner's.
+    The key is written to a private temporary file first and then hard-linked into place, which
+    fails if the name exists: two processes starting at once (web and worker) cannot each keep a
+    different key, and the loser never reads a file the winner has created but not yet written.
     """
     from_env = os.environ.get("SECRET_KEY")
     if from_env:
         return from_env
     key_file = folder / "secret_key"
-    try:
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = key_file.read_text(encoding="ascii").strip()
-        if key:
+    if not key_file.exists():
+        key = secrets.token_urlsafe(50)
+        fd, draft = tempfile.mkstemp(dir=folder, prefix=".secret_key.")
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(key + "\n")
+            os.link(draft, key_file)
             return key
-        raise RuntimeError(f"{key_file} is empty; delete it to generate a new key") from None
-    key = secrets.token_urlsafe(50)
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(key + "\n")
-    return key
+        except FileExistsError:
+            pass  # another process won the race; use its key
+        finally:
+            os.unlink(draft)
+    key = key_file.read_text(encoding="ascii").strip()
+    if key:
+        return key
+    raise RuntimeError(f"{key_file} is empty; delete it to generate a new key")

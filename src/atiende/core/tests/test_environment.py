@@ -1,5 +1,7 @@
+import multiprocessing
 import os
 import stat
+from pathlib import Path
 
 from atiende.config import environment
 
@@ -10,6 +12,20 @@ def test_secret_key_is_generated_once_kept_private_and_reused(tmp_path, monkeypa
     assert len(first) >= 50
     assert environment.secret_key(tmp_path) == first
     assert stat.S_IMODE(os.stat(tmp_path / "secret_key").st_mode) == 0o600
+
+
+def _key_of(folder: str) -> str:
+    return environment.secret_key(Path(folder))
+
+
+def test_processes_starting_at_once_share_one_complete_key(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    # Web, worker and more start together: every one must read the same, fully written key.
+    with multiprocessing.get_context("spawn").Pool(6) as pool:
+        keys = pool.map(_key_of, [str(tmp_path)] * 24)
+    assert len(set(keys)) == 1
+    assert len(keys[0]) >= 50
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["secret_key"]
 
 
 def test_secret_key_from_the_environment_wins(tmp_path, monkeypatch):
