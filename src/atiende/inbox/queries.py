@@ -25,7 +25,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.core import signing
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -51,6 +52,19 @@ COUNT_CAP = 1_000
 # Exactly the condition of the partial indexes (same values, same order): SQLite uses a partial
 # index only when the query repeats its WHERE term.
 OPEN_WORK_STATUSES = sorted(status.value for status in UNSOLVED)
+assert all(status.isidentifier() for status in OPEN_WORK_STATUSES)
+# The same condition written into the SQL as literals, not as bound parameters: SQLite uses a
+# partial index only when it can prove that the query implies the index's WHERE, and it cannot
+# see through a bound parameter, so ``status IN (?, ?, ?, ?)`` fell back to a full index and
+# read every conversation of a team or brand to find its open ones (0.3–0.4 s per count at a
+# million conversations; under 1 ms with literals). The values are the lifecycle's constants.
+OPEN_WORK = RawSQL(  # noqa: S611 (constants of the lifecycle, checked above; no input)
+    f'"{Conversation._meta.db_table}"."status" IN ('
+    + ", ".join(f"'{status}'" for status in OPEN_WORK_STATUSES)
+    + ")",
+    [],
+    output_field=BooleanField(),
+)
 SOON = timedelta(hours=1)
 _CURSOR_SALT = "atiende.inbox.cursor"
 
@@ -192,7 +206,7 @@ def _conditions(user: Any, inbox_filter: InboxFilter, brand_ids: list[int]) -> Q
     condition = Q(brand_id__in=brand_ids)
     statuses = inbox_filter.status_set
     if inbox_filter.open_work_only:
-        condition &= Q(status__in=OPEN_WORK_STATUSES)
+        condition &= Q(OPEN_WORK)
     if statuses != frozenset(OPEN_WORK_STATUSES) and statuses != frozenset(STATUSES):
         condition &= Q(status__in=sorted(statuses))
     if inbox_filter.priorities:
@@ -407,9 +421,7 @@ def view_counts(user: Any, *, scope: Scope | None = None) -> dict[str, ViewCount
     """Open work in each view, counted up to :data:`COUNT_CAP` (one capped count per scan)."""
     scope = scope or scope_for(user)
     brand_ids = list(scope.brands)
-    base = Conversation.objects.filter(
-        brand_id__in=brand_ids, status__in=OPEN_WORK_STATUSES
-    ).order_by()
+    base = Conversation.objects.filter(OPEN_WORK, brand_id__in=brand_ids).order_by()
     counts = {}
     for view in VIEWS:
         total = 0

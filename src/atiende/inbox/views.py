@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from atiende.accounts.models import User
@@ -58,10 +58,10 @@ from atiende.web.csv_export import csv_download
 from atiende.web.templatetags.sla_badges import badge_for
 
 VIEW_LABELS = {
-    "mine": gettext_lazy("Mine"),
-    "unassigned": gettext_lazy("Unassigned"),
-    "teams": gettext_lazy("My teams"),
-    "all": gettext_lazy("All"),
+    "mine": pgettext_lazy("inbox view", "Mine"),
+    "unassigned": pgettext_lazy("inbox view", "Unassigned"),
+    "teams": pgettext_lazy("inbox view", "My teams"),
+    "all": pgettext_lazy("inbox view", "All"),
 }
 SORT_LABELS = {
     "due": gettext_lazy("SLA due"),
