@@ -68,13 +68,13 @@ def test_an_internal_note_is_added_and_shown_in_the_timeline_without_a_reload(
     page.evaluate("window.__sameDocument = true")
 
     page.get_by_label("Internal note").check()
-    page.get_by_label("Message").fill("Llamar a la empresa de transporte mañana.")
+    page.get_by_label("Message", exact=True).fill("Llamar a la empresa de transporte mañana.")
     page.get_by_role("button", name="Add note").click()
 
     note = page.locator("#timeline").get_by_text("Llamar a la empresa de transporte mañana.")
     expect(note).to_be_visible()
     assert page.evaluate("window.__sameDocument") is True  # no reload
-    expect(page.get_by_label("Message")).to_have_value("")
+    expect(page.get_by_label("Message", exact=True)).to_have_value("")
     saved = Message.objects.get(conversation=conversation, author_kind=AuthorKind.AGENT)
     assert saved.direction == Direction.INTERNAL
     assert saved.author_user == agent
@@ -89,7 +89,7 @@ def test_the_composer_works_from_the_keyboard_alone(
 
     page.keyboard.press("n")  # the shortcut for a note: chooses it and focuses the message
     expect(page.get_by_label("Internal note")).to_be_checked()
-    expect(page.get_by_label("Message")).to_be_focused()
+    expect(page.get_by_label("Message", exact=True)).to_be_focused()
     page.keyboard.type("Nota escrita sin ratón.")
     page.keyboard.press("Control+Enter")
 
@@ -122,7 +122,7 @@ def test_a_reply_by_email_reaches_the_smtp_server_threaded_on_the_customers_mess
     _open(page, email_conversation)
 
     page.get_by_label("Reply to the customer").check()
-    page.get_by_label("Message").fill("Hola Carmen: su pedido sale hoy. Un saludo.")
+    page.get_by_label("Message", exact=True).fill("Hola Carmen: su pedido sale hoy. Un saludo.")
     page.get_by_role("button", name="Send", exact=True).click()
 
     expect(page.locator("#timeline").get_by_text("su pedido sale hoy")).to_be_visible()
