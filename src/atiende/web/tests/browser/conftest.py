@@ -169,6 +169,9 @@ def signed_in_page(live: LiveInstance, new_page: Callable[..., Page]) -> Callabl
         page = new_page(language)
         sign_in(page, user, language)
         expect(page).to_have_url(f"{live.url}/")
+        # The address changes when the inbox starts to arrive; its keyboard shortcuts are
+        # deferred scripts' listeners, there once the page has loaded.
+        page.wait_for_load_state("load")
         return page
 
     return open_signed_in
