@@ -10,7 +10,7 @@ from atiende.channels.registry import ChannelKind, register
 
 CHAT = ChannelKind("chat", _("Web chat"), "chat")
 PHONE = ChannelKind("phone", _("Phone"), "phone", can_reply=False)
-SOCIAL = ChannelKind("social", _("Social and messaging"), "social")
+SOCIAL = ChannelKind("social", _("Social and messaging"), "social", address_kind="social")
 PORTAL = ChannelKind("portal", _("Customer portal"), "portal")
 API = ChannelKind("api", _("API"), "api")
 INTERNAL = ChannelKind("internal", _("Internal"), "note", can_reply=False)

@@ -37,6 +37,10 @@ class ChannelKind:
     can_reply: bool = True
     # None: replies are recorded but nothing is sent yet (the plug-in has not landed).
     outbound: OutboundAdapter | None = None
+    # The customer identity kind a reply goes to ("email"), or None for a channel that answers
+    # within a session the customer opened (chat, portal, API): a reply on an address channel
+    # needs the customer to have such an address.
+    address_kind: str | None = None
     # A URL module of the plug-in (webhooks, widgets), mounted under /channels/<code>/.
     urls: str | None = None
 

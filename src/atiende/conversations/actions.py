@@ -54,7 +54,7 @@ from atiende.conversations.models import (
 )
 from atiende.core.actions import action
 from atiende.core.realtime import notify_on_commit
-from atiende.customers.models import Customer
+from atiende.customers.models import Customer, CustomerIdentity
 
 
 def _check_channel(code: str) -> None:
@@ -408,11 +408,26 @@ def reply_to_conversation(
     conversation = _locked(conversation)
     channel = channel or conversation.channel
     _check_channel(channel)
-    if not channel_registry.get(channel).can_reply:
+    kind = channel_registry.get(channel)
+    if not kind.can_reply:
         raise ValidationError(
             _("Replies cannot be sent by %(channel)s."),
             code="channel_cannot_reply",
-            params={"channel": channel},
+            params={"channel": kind.label},
+        )
+    if (
+        kind.address_kind is not None
+        and not CustomerIdentity.objects.filter(
+            customer_id=conversation.customer_id, kind=kind.address_kind
+        ).exists()
+    ):
+        raise ValidationError(
+            _(
+                "%(customer)s has no address for %(channel)s. Add one to the customer, or reply "
+                "on another channel."
+            ),
+            code="no_address_on_channel",
+            params={"customer": conversation.customer.display_name, "channel": kind.label},
         )
     target = lifecycle.status_after_agent_reply(conversation.status, status)
     _check_attachments(attachments)

@@ -101,14 +101,7 @@ def tag_all(conversations: Sequence[Conversation], *, actor: User, tag: str) -> 
 
 def merge_all(conversations: Sequence[Conversation], *, actor: User) -> BulkResult:
     """Merge every selected conversation into the first one selected (the topmost in the list)."""
-    merge = getattr(conversation_actions, "merge_conversations", None)
     result = BulkResult()
-    if merge is None:
-        result.failed.extend(
-            (conversation.reference, _("merging is not available yet"))
-            for conversation in conversations
-        )
-        return result
     if len(conversations) < 2:
         result.failed.extend(
             (conversation.reference, _("select at least two conversations to merge"))
@@ -119,5 +112,7 @@ def merge_all(conversations: Sequence[Conversation], *, actor: User) -> BulkResu
     return _each(
         sources,
         result,
-        lambda source: merge(source=source, target=target, actor=actor),
+        lambda source: conversation_actions.merge_conversations(
+            source=source, target=target, actor=actor
+        ),
     )

@@ -49,6 +49,7 @@ from atiende.conversations.queries import (
     conversations_visible_to,
     messages_of,
 )
+from atiende.inbox.actions import mark_read
 from atiende.sla.queries import next_deadline, timers_of, why_this_policy
 from atiende.web.forms import ComposerForm, MergeForm, SplitForm
 from atiende.web.timeline import timeline_for
@@ -56,7 +57,6 @@ from atiende.web.workspace import (
     assignable_agents,
     brand_categories,
     brand_teams,
-    check_reply_channel,
     customer_panel,
     default_reply_channel,
     incoming_uploads,
@@ -98,10 +98,6 @@ def _page_url(conversation: Conversation) -> str:
 
 def _mark_read(conversation: Conversation, user: User) -> None:
     """Opening the page marks the conversation read for the user (the inbox's unread state)."""
-    try:
-        from atiende.inbox.actions import mark_read
-    except ImportError:
-        return
     try:
         mark_read(conversation=conversation, actor=user)
     except PermissionDenied:
@@ -268,7 +264,7 @@ def conversation_reply(request: AuthenticatedRequest, brand_slug: str, number: i
     )
     collision: Message | None = None
     if form.is_valid():
-        collision = _send(request, conversation, form, offered)
+        collision = _send(request, conversation, form)
         if collision is None and not form.errors:
             return _sent(request, conversation, form.cleaned_data["kind"])
         if collision is not None:
@@ -303,7 +299,6 @@ def _send(
     request: AuthenticatedRequest,
     conversation: Conversation,
     form: ComposerForm,
-    offered: list[Any],
 ) -> Message | None:
     """Run the composer's action; errors land on ``form``. Returns the newer reply instead of
     sending when someone else answered since the agent's view (and they did not confirm)."""
@@ -323,7 +318,6 @@ def _send(
             )
             return None
         channel = data["channel"] or conversation.channel
-        check_reply_channel(channel, offered, conversation.customer.display_name)
         if not data["confirm"]:
             newer = newer_reply(conversation, seen=data["seen"] or 0, viewer=user)
             if newer is not None:
@@ -534,9 +528,9 @@ def conversation_merge(request: AuthenticatedRequest, brand_slug: str, number: i
                     _("There is no conversation %(reference)s."),
                     params={"reference": f"{conversation.brand.number_prefix}-{target_number}"},
                 )
-            from atiende.conversations.actions import merge_conversations
-
-            merge_conversations(source=conversation, target=target, actor=request.user)
+            conversation_actions.merge_conversations(
+                source=conversation, target=target, actor=request.user
+            )
         except PermissionDenied:
             return _forbidden()
         except ValidationError as error:
@@ -561,10 +555,9 @@ def conversation_undo_merge(
     conversation = _visible(request, brand_slug, number)
     if not can(request.user, Capability.WORK_CONVERSATIONS, conversation.brand_id):
         return _forbidden()
-    from atiende.conversations.actions import undo_merge
 
     try:
-        undo_merge(source=conversation, actor=request.user)
+        conversation_actions.undo_merge(source=conversation, actor=request.user)
     except PermissionDenied:
         return _forbidden()
     except ValidationError as error:
@@ -584,10 +577,8 @@ def conversation_split(request: AuthenticatedRequest, brand_slug: str, number: i
     visible_ids = list(messages_of(conversation, viewer=request.user).values_list("pk", flat=True))
     form = SplitForm(request.POST, message_ids=visible_ids)
     if form.is_valid():
-        from atiende.conversations.actions import split_conversation
-
         try:
-            new = split_conversation(
+            new = conversation_actions.split_conversation(
                 conversation=conversation,
                 message_ids=form.cleaned_data["messages"],
                 actor=request.user,

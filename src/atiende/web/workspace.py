@@ -34,12 +34,9 @@ from atiende.conversations.models import (
     Message,
 )
 from atiende.conversations.queries import conversations_visible_to, messages_of
-from atiende.customers.models import CustomerIdentity, IdentityKind, Order
+from atiende.customers.models import CustomerIdentity, Order
 from atiende.customers.queries import identities_of, orders_of
 
-# Channels that reach a customer at an address of theirs. The others (chat, portal, API) answer
-# within a session the customer opened, so they are offered once the customer has used them here.
-_ADDRESS_KIND = {"email": IdentityKind.EMAIL, "social": IdentityKind.SOCIAL}
 # Never a reply channel, whatever the registry says: a note is not sent.
 _NOT_FOR_REPLIES = {"internal"}
 RECENT_CONVERSATIONS = 10
@@ -63,12 +60,13 @@ def reply_channels(
     for kind in channel_registry.all_kinds():
         if not kind.can_reply or kind.code in _NOT_FOR_REPLIES:
             continue
-        address_kind = _ADDRESS_KIND.get(kind.code)
-        if address_kind is None:
+        # Session channels (no address kind) answer within a session the customer opened, so
+        # they are offered once the customer has used them here.
+        if kind.address_kind is None:
             if kind.code in used:
                 offered.append(ReplyChannel(kind.code, str(kind.label)))
             continue
-        address = next((i for i in identities if i.kind == address_kind), None)
+        address = next((i for i in identities if i.kind == kind.address_kind), None)
         if address is not None:
             offered.append(ReplyChannel(kind.code, str(kind.label), address.display_value))
     return offered
@@ -85,32 +83,6 @@ def default_reply_channel(
         if code in codes:
             return code
     return codes[0] if codes else ""
-
-
-def check_reply_channel(code: str, offered: Sequence[ReplyChannel], customer_name: str) -> None:
-    """A clear refusal for a channel this customer cannot be reached on (the form may be stale)."""
-    if any(channel.code == code for channel in offered):
-        return
-    try:
-        kind = channel_registry.get(code)
-    except LookupError:
-        raise ValidationError(
-            _("%(channel)s is not a channel."), code="unknown_channel", params={"channel": code}
-        ) from None
-    if not kind.can_reply or code in _NOT_FOR_REPLIES:
-        raise ValidationError(
-            _("Replies cannot be sent by %(channel)s."),
-            code="channel_cannot_reply",
-            params={"channel": kind.label},
-        )
-    raise ValidationError(
-        _(
-            "%(customer)s has no address for %(channel)s. Add one to the customer, or reply on "
-            "another channel."
-        ),
-        code="no_address_on_channel",
-        params={"customer": customer_name, "channel": kind.label},
-    )
 
 
 def newer_reply(conversation: Conversation, *, seen: int, viewer: Any) -> Message | None:

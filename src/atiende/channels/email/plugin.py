@@ -15,6 +15,7 @@ def register_email_channel() -> None:
             _("Email"),
             "mail",
             outbound=EmailOutbound(),
+            address_kind="email",
             urls="atiende.channels.email.urls",
         )
     )

@@ -329,6 +329,23 @@ def test_reply_on_a_channel_that_cannot_send_is_refused(ctx):
         )
 
 
+def test_reply_on_an_address_channel_needs_the_customers_address(ctx, system):
+    # The channel says which identity a reply goes to; a customer without one is refused here,
+    # in the action, so the web page and the API say the same thing.
+    from atiende.customers.actions import create_customer
+
+    caller = create_customer(brand=ctx["brand"], actor=system, name="Pablo Teléfono")
+    case = actions.start_conversation(
+        brand=ctx["brand"], customer=caller, channel="phone", actor=system, body_text="Llamada"
+    )
+    with pytest.raises(ValidationError) as refused:
+        actions.reply_to_conversation(
+            conversation=case, actor=ctx["agent"], body_text="x", channel="email"
+        )
+    assert refused.value.code == "no_address_on_channel"
+    assert not case.messages.filter(direction="outbound").exists()
+
+
 def test_reply_on_another_channel_continues_the_same_case(ctx):
     # CV4: a phone case continued by email keeps its history.
     phone_case = _run_start(ctx)

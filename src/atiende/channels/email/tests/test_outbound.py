@@ -6,6 +6,7 @@ from email.utils import getaddresses
 
 import pytest
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from huey.contrib.djhuey import HUEY
 
@@ -15,7 +16,7 @@ from atiende.channels.email import tasks
 from atiende.channels.email.models import EmailAddress
 from atiende.channels.email.outbound import build_email, reply_subject
 from atiende.channels.email.tasks import ATTEMPTS, deliver_email, deliver_stuck_email
-from atiende.channels.email.tests.smtp_server import SMTPServer, free_port, running_smtp_server
+from atiende.channels.email.tests.smtp_server import SMTPServer, running_smtp_server
 from atiende.channels.email.tokens import conversation_id_from_addresses
 from atiende.conversations.actions import (
     receive_customer_message,
@@ -24,7 +25,8 @@ from atiende.conversations.actions import (
 )
 from atiende.conversations.attachments import IncomingAttachment
 from atiende.conversations.models import ConversationEvent, DeliveryState, Message
-from atiende.customers.actions import IdentityInput, create_customer
+from atiende.core.testing import free_port
+from atiende.customers.actions import IdentityInput, create_customer, remove_customer_identity
 
 PDF = b"%PDF-1.4\n% factura de prueba\n"
 
@@ -244,7 +246,7 @@ def test_an_unreachable_server_is_retried(settings, support_address, conversatio
     assert len(scheduled_deliveries()) == 1
 
 
-def test_a_customer_without_an_email_address_fails_with_the_reason(
+def test_a_reply_to_a_customer_without_an_email_address_is_refused_before_it_is_stored(
     smtp, support_address, brand, system, agent, send
 ):
     caller = create_customer(
@@ -254,14 +256,36 @@ def test_a_customer_without_an_email_address_fails_with_the_reason(
         identities=[IdentityInput("phone", "+34 600 333 444")],
     )
     phoned = start_conversation(
-        brand=brand,
-        customer=caller,
-        channel="phone",
-        actor=system,
-        subject="Llamada",
+        brand=brand, customer=caller, channel="phone", actor=system, subject="Llamada",
         body_text="Llamó",
+    )  # fmt: skip
+    with pytest.raises(ValidationError) as refused:
+        send(phoned, agent)
+
+    assert refused.value.code == "no_address_on_channel"
+    assert not Message.objects.filter(conversation=phoned, channel="email").exists()
+    assert smtp.messages == []
+
+
+def test_an_address_removed_before_delivery_fails_with_the_reason(
+    smtp, support_address, brand, system, agent, django_capture_on_commit_callbacks
+):
+    caller = create_customer(
+        brand=brand,
+        actor=system,
+        name="Pedro Correo",
+        identities=[IdentityInput("email", "pedro@example.com")],
     )
-    reply = send(phoned, agent)
+    case = start_conversation(
+        brand=brand, customer=caller, channel="email", actor=system, subject="Consulta",
+        body_text="Hola",
+    )  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = reply_to_conversation(
+            conversation=case, actor=agent, channel="email", body_text="Le respondo"
+        )
+        remove_customer_identity(identity=caller.identities.get(), actor=system)
+    reply.refresh_from_db()
 
     assert reply.delivery_state == DeliveryState.FAILED
     assert reply.delivery_detail == "The customer has no email address."
