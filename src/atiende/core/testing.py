@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import urllib.parse
 from pathlib import Path
 
@@ -35,3 +36,11 @@ def child_environment(data_dir: Path) -> dict[str, str]:
         PYTHONUNBUFFERED="1",
     )
     return environment
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now, for a server a test starts (some servers,
+    aiosmtpd's Controller or a child process, cannot be told to bind port 0 and report it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -22,7 +22,7 @@ from atiende.api.actions import issue_token
 from atiende.api.openapi_document import DEFAULT_PATH
 from atiende.conversations.actions import add_internal_note, reply_to_conversation
 from atiende.conversations.attachments import IncomingAttachment
-from atiende.core.testing import child_environment
+from atiende.core.testing import child_environment, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -40,12 +40,6 @@ CHECKS = ",".join(
         "response_schema_conformance",
     ]
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _wait_for(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
@@ -76,7 +70,7 @@ def world(
 @pytest.mark.skipif(shutil.which("st", path=str(Path(sys.executable).parent)) is None,
                     reason="schemathesis is in the dev extra")  # fmt: skip
 def test_every_answer_of_the_live_api_is_documented(world: str, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     environment = {**child_environment(tmp_path), "ATIENDE_API_RATE_LIMIT": "0"}
     log = tmp_path / "server.log"
     with log.open("wb") as output:

@@ -23,16 +23,12 @@ from typing import IO
 
 import pytest
 
+from atiende.core.testing import free_port
+
 SIGN_IN = re.compile(r"^Sign in as (?P<email>\S+) with password (?P<password>\S+)")
 RUNNING = re.compile(r"^Atiende demo is running at (?P<url>http://\S+)")
 STARTUP_TIMEOUT = 180.0
 STOP_TIMEOUT = 20.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _port_answers(port: int) -> bool:
@@ -110,7 +106,7 @@ def _sign_in(base_url: str, email: str, password: str) -> tuple[str, str]:
 def test_demo_serves_its_data_to_a_signed_in_agent_and_stops_cleanly_on_ctrl_c(
     tmp_path: Path,
 ) -> None:
-    port = _free_port()
+    port = free_port()
     lines: queue.Queue[str] = queue.Queue()
     with (tmp_path / "demo-stderr.log").open("w") as errors:
         process = subprocess.Popen(

@@ -37,7 +37,7 @@ from atiende.conversations.actions import (
     start_conversation,
 )
 from atiende.core.realtime import notify_on_commit
-from atiende.core.testing import child_environment
+from atiende.core.testing import child_environment, free_port
 from atiende.web import consumers
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -456,12 +456,6 @@ def test_an_event_from_another_process_reaches_a_connected_agent_through_redis(
     run(scenario)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_the_real_server_keeps_a_signed_in_agents_live_connection_through_redis(
     agent: Any, brand: Any, redis_url: str, tmp_path: Path
@@ -473,7 +467,7 @@ def test_the_real_server_keeps_a_signed_in_agents_live_connection_through_redis(
     from channels_redis.core import RedisChannelLayer
     from websockets.typing import Origin
 
-    port = _free_port()
+    port = free_port()
     cookie = session_cookie(agent)
     server = subprocess.Popen(
         [

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient
 
-from atiende.channels.email.tests.smtp_server import free_port
+from atiende.core.testing import free_port
 
 USER = "soporte@tiendasol.test"
 PASSWORD = "imap-test-password"

@@ -7,7 +7,6 @@ address with the given reply (``times=None``: always); everything else is accept
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +16,8 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+from atiende.core.testing import free_port
 
 
 @dataclass
@@ -85,13 +86,6 @@ class SMTPServer:
 
     def refuse(self, address: str, reply: str, times: int | None = None) -> None:
         self.handler.refuse(address, reply, times)
-
-
-def free_port() -> int:
-    """A port nothing listens on right now (aiosmtpd's Controller cannot bind port 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager

@@ -30,8 +30,8 @@ from atiende.channels.email.imap import poll_mailbox
 from atiende.channels.email.models import EmailAddress, ImapMailbox
 from atiende.channels.email.tasks import poll_imap_mailboxes
 from atiende.channels.email.tests.imap_server import ImapServer, running_imap_server
-from atiende.channels.email.tests.smtp_server import free_port
 from atiende.conversations.models import Conversation
+from atiende.core.testing import free_port
 from atiende.pipeline.models import InboundMessage
 
 pytestmark = pytest.mark.django_db(transaction=True)

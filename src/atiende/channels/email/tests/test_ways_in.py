@@ -1,7 +1,6 @@
 """Mail arrives by the SMTP receiver and by the raw-MIME webhook; both store before answering."""
 
 import smtplib
-import socket
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -9,6 +8,7 @@ from aiosmtpd.controller import Controller
 from atiende.channels.email.actions import issue_inbound_secret
 from atiende.channels.email.models import EmailAddress
 from atiende.channels.email.receiver import InboundHandler
+from atiende.core.testing import free_port
 from atiende.pipeline.models import InboundMessage
 
 RAW = (
@@ -80,15 +80,9 @@ def test_a_new_secret_replaces_the_old_one(client, secret, support_address, bran
     assert post(client, newer).status_code == 202
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def smtp_receiver():
-    controller = Controller(InboundHandler(), hostname="127.0.0.1", port=_free_port())
+    controller = Controller(InboundHandler(), hostname="127.0.0.1", port=free_port())
     controller.start()
     yield controller
     controller.stop()

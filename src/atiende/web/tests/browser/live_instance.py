@@ -20,18 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from atiende.channels.email.tests.smtp_server import SMTPServer, running_smtp_server
-from atiende.core.testing import child_environment
+from atiende.core.testing import child_environment, free_port
 
 # The web server collects static files (compressing each) before it listens: on a busy machine
 # that alone has taken 25 s.
 STARTUP_TIMEOUT = 180.0
 STOP_TIMEOUT = 15.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def port_answers(port: int) -> bool:
