@@ -265,6 +265,25 @@ def memory_mib() -> dict[str, float]:
     return figures
 
 
+def profile(client: Any, url: str, requests: int, warmup: int) -> None:
+    """Where one page's time goes: cProfile over ``requests`` requests, after ``warmup``; prints
+    the functions by their own time (SQL execution shows as the driver's ``execute``)."""
+    import cProfile
+    import pstats
+
+    for _ in range(warmup):
+        client.get(url)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(requests):
+        client.get(url)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    print(f"{url}: {requests} requests, {stats.total_tt / requests * 1000:.1f} ms each (profiled)")
+    stats.sort_stats("tottime").print_stats(25)
+    stats.sort_stats("cumulative").print_stats(40)
+
+
 def run(options: argparse.Namespace) -> dict[str, Any]:
     database_url = options.database_url or f"sqlite:///{DEFAULT_DIR / 'atiende.sqlite3'}"
     parts = urllib.parse.urlsplit(database_url)
@@ -308,6 +327,9 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
         clients[persona] = client
     if options.diagnose:
         diagnose(clients[options.persona], options.diagnose, options.slower_than)
+        raise SystemExit(0)
+    if options.profile:
+        profile(clients[options.persona], options.profile, options.requests, options.warmup)
         raise SystemExit(0)
     results = []
     for scenario in scenarios(facts):
@@ -420,6 +442,9 @@ def main() -> None:
         "--diagnose", metavar="URL", default="", help="one request: its statements and plans"
     )
     parser.add_argument("--persona", choices=("agent", "supervisor"), default="supervisor")
+    parser.add_argument(
+        "--profile", metavar="URL", default="", help="cProfile one page (--requests, --warmup)"
+    )
     parser.add_argument(
         "--slower-than", type=float, default=20.0, help="--diagnose: plans of statements over (ms)"
     )
