@@ -104,7 +104,12 @@ def mark_read(*, conversation: Conversation, actor: Actor) -> ConversationRead |
     if not isinstance(actor, User):
         return None
     require(actor, Capability.VIEW_CONVERSATIONS, conversation.brand_id)
-    marker, _created = ConversationRead.objects.update_or_create(
-        user=actor, conversation=conversation, defaults={"read_at": timezone.now()}
+    # One upsert, not update_or_create's locked read and then a write: this runs on every
+    # opening of a conversation page.
+    (marker,) = ConversationRead.objects.bulk_create(
+        [ConversationRead(user=actor, conversation=conversation, read_at=timezone.now())],
+        update_conflicts=True,
+        unique_fields=["user", "conversation"],
+        update_fields=["read_at"],
     )
     return marker

@@ -17,6 +17,7 @@ from atiende.conversations.actions import receive_customer_message, start_conver
 from atiende.inbox import queries
 from atiende.inbox.actions import mark_read
 from atiende.inbox.filters import InboxFilter, parse_query
+from atiende.inbox.models import ConversationRead
 from atiende.inbox.queries import encode_cursor, inbox_page, view_counts
 from atiende.inbox.tests.helpers import imported, set_fields
 
@@ -240,6 +241,11 @@ def test_unread_until_opened_and_again_after_a_new_customer_message(agent, syste
     (row,) = _page(agent, "view=mine").rows
     assert row.unread
     assert row.conversation.last_message_preview == "¿Alguna novedad?"
+
+    mark_read(conversation=conversation, actor=agent)  # opened again: the same marker moves on
+    (row,) = _page(agent, "view=mine").rows
+    assert not row.unread
+    assert ConversationRead.objects.filter(user=agent, conversation=conversation).count() == 1
 
 
 def test_unread_rows_are_marked_for_eyes_and_screen_readers(sign_in, agent, world):
