@@ -265,9 +265,10 @@ def memory_mib() -> dict[str, float]:
     return figures
 
 
-def profile(client: Any, url: str, requests: int, warmup: int) -> None:
+def profile(client: Any, url: str, requests: int, warmup: int, dump: str = "") -> None:
     """Where one page's time goes: cProfile over ``requests`` requests, after ``warmup``; prints
-    the functions by their own time (SQL execution shows as the driver's ``execute``)."""
+    the functions by their own time (SQL execution shows as the driver's ``execute``) and, with
+    ``dump``, writes the whole profile there (for ``pstats`` or snakeviz)."""
     import cProfile
     import pstats
 
@@ -278,6 +279,8 @@ def profile(client: Any, url: str, requests: int, warmup: int) -> None:
     for _ in range(requests):
         client.get(url)
     profiler.disable()
+    if dump:
+        profiler.dump_stats(dump)
     stats = pstats.Stats(profiler)
     print(f"{url}: {requests} requests, {stats.total_tt / requests * 1000:.1f} ms each (profiled)")
     stats.sort_stats("tottime").print_stats(25)
@@ -329,7 +332,13 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
         diagnose(clients[options.persona], options.diagnose, options.slower_than)
         raise SystemExit(0)
     if options.profile:
-        profile(clients[options.persona], options.profile, options.requests, options.warmup)
+        profile(
+            clients[options.persona],
+            options.profile,
+            options.requests,
+            options.warmup,
+            options.profile_file,
+        )
         raise SystemExit(0)
     results = []
     for scenario in scenarios(facts):
@@ -444,6 +453,9 @@ def main() -> None:
     parser.add_argument("--persona", choices=("agent", "supervisor"), default="supervisor")
     parser.add_argument(
         "--profile", metavar="URL", default="", help="cProfile one page (--requests, --warmup)"
+    )
+    parser.add_argument(
+        "--profile-file", metavar="FILE", default="", help="--profile: also write the profile here"
     )
     parser.add_argument(
         "--slower-than", type=float, default=20.0, help="--diagnose: plans of statements over (ms)"

@@ -53,6 +53,7 @@ from atiende.inbox.queries import (
     teams_for,
     view_counts,
 )
+from atiende.inbox.rows import render_rows
 from atiende.sla.models import SlaTimer
 from atiende.web.csv_export import csv_download
 from atiende.web.templatetags.sla_badges import badge_for
@@ -144,6 +145,7 @@ def inbox(request: AuthenticatedRequest) -> HttpResponse:
     query = _query_string(page.view, parsed.filter)
     counts = view_counts(request.user, scope=scope)
     workable = brand_ids_with(request.user, Capability.WORK_CONVERSATIONS)
+    may_work = workable is None or bool(workable)
     teams = list(teams_for(request.user, scope=scope).select_related("brand"))
     context: dict[str, Any] = {
         "page": page,
@@ -181,7 +183,8 @@ def inbox(request: AuthenticatedRequest) -> HttpResponse:
         },
         "status_value": parsed.filter.statuses[0] if parsed.filter.statuses else "",
         "any_status": ANY_STATUS,
-        "may_work": workable is None or bool(workable),
+        "may_work": may_work,
+        "rows_html": render_rows(page.rows, may_work=may_work),
         "has_brands": bool(scope.brands),
     }
     return render(request, "inbox/inbox.html", context)
@@ -272,11 +275,7 @@ def inbox_row(request: AuthenticatedRequest, conversation_id: int) -> HttpRespon
     if row is None:
         return HttpResponse(status=204)
     workable = brand_ids_with(request.user, Capability.WORK_CONVERSATIONS)
-    return render(
-        request,
-        "inbox/inbox.html#row",
-        {"row": row, "may_work": workable is None or bool(workable)},
-    )
+    return HttpResponse(render_rows([row], may_work=workable is None or bool(workable)))
 
 
 def _back(request: AuthenticatedRequest) -> HttpResponse:

@@ -325,7 +325,7 @@ def test_superuser_sees_every_brand(sign_in, superuser, world, other_conversatio
 
 
 def test_hostile_text_in_subject_and_preview_is_escaped(sign_in, system, agent, brand, customer):
-    start_conversation(
+    hostile = start_conversation(
         brand=brand,
         customer=customer,
         channel="chat",
@@ -333,10 +333,13 @@ def test_hostile_text_in_subject_and_preview_is_escaped(sign_in, system, agent, 
         subject='<script>alert("subject")</script>',
         body_text='<img src=x onerror="alert(1)">',
     )
-    page = sign_in(agent).get("/?view=all").content.decode()
-    assert '<script>alert("subject")' not in page
-    assert "<img src=x onerror" not in page
-    assert "&lt;script&gt;" in page
+    client = sign_in(agent)
+    page = client.get("/?view=all").content.decode()
+    row = client.get(f"/inbox/row/{hostile.pk}/?view=all").content.decode()
+    for html in (page, row):
+        assert '<script>alert("subject")' not in html
+        assert "<img src=x onerror" not in html
+        assert "&lt;script&gt;alert(&quot;subject&quot;)&lt;/script&gt;" in html
 
 
 def _queries_for(client, path):

@@ -306,3 +306,21 @@ def test_a_search_costs_the_same_queries_for_one_or_many_results(
 def test_any_text_at_all_searches_without_error(agent: Any, conversation: Any, text: str) -> None:
     page = search_for(agent, text, status="open", channel="email")
     assert all(hit.conversation.brand_id == conversation.brand_id for hit in page.hits)
+
+
+@pytest.mark.parametrize("window", [1, 3, 100])
+def test_old_and_new_matches_are_found_wherever_the_recent_window_ends(
+    agent: Any, brand: Any, customer: Any, system: Any, monkeypatch: Any, window: int
+) -> None:
+    """PostgreSQL walks the newest documents by key, the older ones through the GIN index
+    (``search.index.RECENT_WINDOW``); wherever the window ends, every match is found."""
+    from atiende.search import index
+
+    monkeypatch.setattr(index, "RECENT_WINDOW", window)
+    old = [_start(brand, customer, system, f"Viejo {n}", "paraguas roto").pk for n in range(3)]
+    for n in range(4):
+        _start(brand, customer, system, f"Otro {n}", "nada que ver")
+    new = _start(brand, customer, system, "Nuevo", "paraguas nuevo").pk
+    assert sorted(found(agent, "paraguas")) == sorted([*old, new])
+    assert sorted(found(agent, "paraguas", status=["new"])) == sorted([*old, new])
+    assert found(agent, "paraguas", limit=1) != []
