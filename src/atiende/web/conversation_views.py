@@ -26,6 +26,7 @@ from django.http import (
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
@@ -53,6 +54,7 @@ from atiende.inbox.actions import mark_read
 from atiende.sla.queries import next_deadline, timers_of, why_this_policy
 from atiende.web.forms import ComposerForm, MergeForm, SplitForm
 from atiende.web.timeline import timeline_for
+from atiende.web.timeline_html import render_timeline
 from atiende.web.workspace import (
     assignable_agents,
     brand_categories,
@@ -146,6 +148,7 @@ def _page_context(
     writable = works and conversation.status != Status.CLOSED
     timers = list(timers_of(conversation, viewer=user))
     resolution = why_this_policy(conversation, viewer=user)
+    can_split = writable and conversation.merged_into_id is None and len(shown) > 1
     context: dict[str, Any] = {
         "conversation": conversation,
         "timeline": timeline,
@@ -154,7 +157,8 @@ def _page_context(
         "reply_channels": offered,
         "can_work": works,
         "can_write": writable,
-        "can_split": writable and conversation.merged_into_id is None and len(shown) > 1,
+        "can_split": can_split,
+        "timeline_html": render_timeline(timeline, conversation=conversation, can_split=can_split),
         "composer": composer
         or _composer(
             conversation,
@@ -234,16 +238,11 @@ def conversation_timeline(
         after=anchor,
         remote_images_for=_message_ids(request.GET.getlist("remote_images")),
     )
-    return render(
-        request,
-        "web/conversation/timeline_entries.html",
-        {
-            "conversation": conversation,
-            "timeline": timeline,
-            "can_split": can(request.user, Capability.WORK_CONVERSATIONS, conversation.brand_id)
-            and conversation.status != Status.CLOSED,
-        },
+    can_split = (
+        can(request.user, Capability.WORK_CONVERSATIONS, conversation.brand_id)
+        and conversation.status != Status.CLOSED
     )
+    return HttpResponse(render_timeline(timeline, conversation=conversation, can_split=can_split))
 
 
 @login_required
@@ -601,6 +600,8 @@ def conversation_split(request: AuthenticatedRequest, brand_slug: str, number: i
 
 @login_required
 @require_GET
+# The page shows a PDF in the browser's viewer inside an iframe of its own origin.
+@xframe_options_sameorigin
 def attachment_preview(request: AuthenticatedRequest, attachment_id: int) -> FileResponse:
     """An image or PDF shown in the browser (thumbnails, the PDF viewer); anything else downloads."""
     try:

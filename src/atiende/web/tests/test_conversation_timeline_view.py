@@ -174,6 +174,8 @@ def test_image_and_pdf_previews_are_inline_and_everything_else_downloads(
     pdf_url = reverse("web:attachment_preview", args=[by_name["factura.pdf"].pk])
     assert f'<img src="{png_url}" alt="foto.png" loading="lazy"' in page
     assert f'href="{pdf_url}" target="_blank"' in page
+    # The PDF opens in the page, in the browser's viewer, loaded only when asked for.
+    assert f'<iframe src="{pdf_url}" title="factura.pdf" loading="lazy">' in page
     for other in ("pagina.html", "dibujo.svg"):
         assert reverse("web:attachment_preview", args=[by_name[other].pk]) not in page
 
@@ -188,6 +190,8 @@ def test_image_and_pdf_previews_are_inline_and_everything_else_downloads(
     assert pdf["Content-Type"] == "application/pdf"
     assert pdf["Content-Disposition"] == 'inline; filename="factura.pdf"'
     assert pdf["X-Content-Type-Options"] == "nosniff"
+    assert pdf["X-Frame-Options"] == "SAMEORIGIN"
+    assert image["X-Frame-Options"] == "SAMEORIGIN"
 
     for other in ("pagina.html", "dibujo.svg"):
         response = client.get(reverse("web:attachment_preview", args=[by_name[other].pk]))
