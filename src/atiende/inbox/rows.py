@@ -14,15 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 
-from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from atiende.conversations.models import Conversation, ConversationStatus, Priority
 from atiende.inbox.queries import InboxRow
+from atiende.web.dates import local_datetime, time_ago
 from atiende.web.templatetags.channel_icons import channel_icon_html
 from atiende.web.templatetags.sla_badges import badge_for, sla_badge_html
 
@@ -142,9 +141,7 @@ def _row(
         else ""
     )
     parts.append(f"<td>{assignee}{team}</td>")
-    tags = "".join(
-        f'<span class="tag">{escape(tag.name)}</span>' for tag in conversation.tags.all()
-    )
+    tags = "".join(f'<span class="tag">{escape(tag.name)}</span>' for tag in row.tags)
     if not tags:
         tags = (
             '<span class="muted" aria-hidden="true">—</span>'
@@ -154,7 +151,7 @@ def _row(
     last = timezone.localtime(conversation.last_message_at)
     parts.append(
         f'<td class="nowrap"><time datetime="{last.isoformat()}"'
-        f' title="{escape(date_format(last, "DATETIME_FORMAT"))}">'
-        f"{escape(str(naturaltime(last)))}</time></td></tr>"
+        f' title="{escape(local_datetime(last))}">'
+        f"{escape(time_ago(last, now))}</time></td></tr>"
     )
     return "".join(parts)

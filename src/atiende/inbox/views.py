@@ -228,7 +228,7 @@ def _csv(request: AuthenticatedRequest, scope: Scope, parsed: ParsedQuery) -> Ht
                     conversation.get_priority_display(),
                     str(conversation.assignee) if conversation.assignee else "",
                     str(conversation.team) if conversation.team else "",
-                    ", ".join(tag.name for tag in conversation.tags.all()),
+                    ", ".join(tag.name for tag in row.tags),
                     timezone.localtime(conversation.last_message_at).isoformat(timespec="minutes"),
                     *_sla_cells(row.sla_timer),
                 ]

@@ -15,14 +15,14 @@ from typing import Any
 
 from django import template
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from atiende.accounts.permissions import brand_ids_with
 from atiende.accounts.roles import Capability
-from atiende.sla.models import SlaTimer, TimerState
+from atiende.sla.models import Metric, SlaTimer, TimerState
 from atiende.sla.policies import format_minutes
+from atiende.web.dates import local_datetime
 
 register = template.Library()
 
@@ -65,12 +65,21 @@ def _iso(moment: datetime | None) -> str:
     return timezone.localtime(moment).isoformat(timespec="seconds") if moment else ""
 
 
+def _metric_label(code: str) -> str:
+    # Not get_metric_display(): it hashes the field's choices on every call (~60 µs), and the
+    # inbox draws a badge on every row.
+    try:
+        return str(Metric(code).label)
+    except ValueError:
+        return code
+
+
 def badge_for(timer: SlaTimer | None, now: datetime | None = None) -> SlaBadge:
     """The badge of one timer at ``now``: its state and, for a running clock, the time left."""
     if timer is None:
         return SlaBadge("none", _("No SLA"))
     now = now or timezone.now()
-    metric = timer.get_metric_display()
+    metric = _metric_label(timer.metric)
     if timer.state == TimerState.PAUSED:
         return SlaBadge("paused", _("Paused"), metric=metric)
     if timer.state == TimerState.MET:
@@ -134,9 +143,7 @@ def sla_badge_html(badge: SlaBadge, show_metric: bool = False) -> SafeString:
             parts.append(f'<span class="visually-hidden">{metric}:</span> ')
     if badge.live:
         state_label = f"{escape(badge.state_label)}:" if badge.state_label else ""
-        title = (
-            date_format(timezone.localtime(badge.due_at), "DATETIME_FORMAT") if badge.due_at else ""
-        )
+        title = local_datetime(badge.due_at) if badge.due_at else ""
         parts.append(
             f'<span class="sla-state visually-hidden">{state_label}</span> '
             f'<time class="sla-time" datetime="{escape(badge.due_iso)}" title="{escape(title)}">'

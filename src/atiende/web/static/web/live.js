@@ -153,6 +153,13 @@
       if (hadFocus) row.focus({ preventScroll: true });
     } else {
       inbox.insertBefore(row, inbox.firstElementChild);
+      // The first row of a view that was empty: the table shows, the empty state goes.
+      var region = inbox.closest("[data-inbox-rows]");
+      if (region && region.hidden) {
+        region.hidden = false;
+        var empty = document.querySelector("[data-inbox-empty]");
+        if (empty) empty.hidden = true;
+      }
     }
     if (window.htmx) window.htmx.process(row);
     highlight(row);

@@ -92,6 +92,20 @@ def test_a_conversation_created_by_another_process_appears_in_the_open_inbox(
     assert page.evaluate("window.__sameDocument") is True
 
 
+def test_the_first_conversation_of_an_empty_view_appears_live(
+    live: LiveInstance, signed_in_page: Callable[..., Page], agent: Any, tmp_path: Path
+) -> None:
+    page = signed_in_page(agent, "en")
+    _open_live(page, "/?view=all")
+    expect(page.get_by_text("No conversations yet")).to_be_visible()
+
+    _import(live, _mail(tmp_path / "primero.eml", "Primer pedido", "¿Dónde está mi pedido?"))
+
+    expect(page.get_by_text("Primer pedido")).to_be_visible()
+    expect(page.get_by_text("No conversations yet")).to_be_hidden()
+    assert page.evaluate("window.__sameDocument") is True
+
+
 def test_a_customer_reply_processed_by_another_process_appears_on_the_open_conversation(
     live: LiveInstance,
     signed_in_page: Callable[..., Page],
