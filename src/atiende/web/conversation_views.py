@@ -413,8 +413,12 @@ def conversation_properties(
             return redirect(_page_url(conversation))
         if changed:
             conversation = _visible(request, brand_slug, number)
-    context = {"conversation": conversation, "property_error": error}
+    context: dict[str, Any] = {"conversation": conversation, "property_error": error}
     context.update(_properties_context(conversation, request.user))
+    if request.htmx:  # type: ignore[attr-defined]
+        # The page header shows status, priority, assignee and SLA too: it follows, out of band.
+        context["facts_oob"] = True
+        context["sla_deadline"] = next_deadline(timers_of(conversation, viewer=request.user))
     response = render(request, "web/conversation/properties.html", context)
     if request.method == "POST" and not error:
         trigger_client_event(response, TIMELINE_CHANGED)

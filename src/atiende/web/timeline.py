@@ -84,6 +84,8 @@ class TimelineEntry:
     html: str = ""
     remote_images_blocked: int = 0
     remote_images_shown: bool = False
+    # The colleagues an internal note called in (@name), those the viewer may see, by name.
+    mentions: tuple[str, ...] = ()
 
     @property
     def dom_id(self) -> str:
@@ -119,7 +121,12 @@ def timeline_for(
         events_query = events_query.filter(created_at__gte=after.created_at)
         sla_query = sla_query.filter(created_at__gte=after.created_at)
     events = list(events_query)
-    people = _names(colleagues_visible_to(viewer), _referenced_ids(events, "assignee"))
+    mentioned = _mentioned_ids(events)
+    # One query names the people of both the assignments and the notes' mentions.
+    people = _names(
+        colleagues_visible_to(viewer),
+        _referenced_ids(events, "assignee").union(*mentioned.values()),
+    )
     teams = _names(teams_visible_to(viewer), _referenced_ids(events, "team"))
     entries = timeline_of(
         [*([after] if after is not None else []), *messages],
@@ -127,6 +134,7 @@ def timeline_for(
         people=people,
         teams=teams,
         sla_events=sla_query,
+        mentions=mentioned,
     )
     if after is not None:
         # The anchor was put in only to order what shares its instant; what precedes it goes too.
@@ -164,6 +172,28 @@ def _referenced_ids(events: Iterable[ConversationEvent], changed_field: str) -> 
     return ids
 
 
+def _mentioned_ids(events: Iterable[ConversationEvent]) -> dict[int, list[int]]:
+    """The ids of the people each note called in, by the note's message id (its NOTE_ADDED
+    event's payload: ``{"message": id, "mentions": [ids]}``)."""
+    mentioned: dict[int, list[int]] = {}
+    for event in events:
+        if event.type != ConversationEventType.NOTE_ADDED or not isinstance(event.payload, dict):
+            continue
+        message_id = event.payload.get("message")
+        ids = event.payload.get("mentions")
+        if isinstance(message_id, int) and isinstance(ids, list):
+            mentioned.setdefault(message_id, []).extend(
+                value for value in ids if isinstance(value, int)
+            )
+    return mentioned
+
+
+def _mention_names(ids: Iterable[int], people: Mapping[int, str]) -> tuple[str, ...]:
+    """The names of those ``people`` (whom the viewer may see) among ``ids``, by name."""
+    names = [people[pk] for pk in dict.fromkeys(ids) if pk in people]
+    return tuple(sorted(names, key=str.casefold))
+
+
 def timeline_of(
     messages: Iterable[Message],
     events: Iterable[ConversationEvent],
@@ -171,10 +201,24 @@ def timeline_of(
     people: Mapping[int, str],
     teams: Mapping[int, str],
     sla_events: Iterable[SlaEvent] = (),
+    mentions: Mapping[int, Iterable[int]] | None = None,
 ) -> list[TimelineEntry]:
-    """Messages, meaningful events and SLA events by time; a message comes before its own event."""
+    """Messages, meaningful events and SLA events by time; a message comes before its own event.
+
+    ``mentions`` holds, by message id, the ids of the people a note called in; those named in
+    ``people`` are shown on the note.
+    """
+    mentions = mentions or {}
     entries = [
-        (message.created_at, 0, TimelineEntry(at=message.created_at, message=message))
+        (
+            message.created_at,
+            0,
+            TimelineEntry(
+                at=message.created_at,
+                message=message,
+                mentions=_mention_names(mentions.get(message.pk, ()), people),
+            ),
+        )
         for message in messages
     ]
     for event in events:

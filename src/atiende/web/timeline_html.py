@@ -18,7 +18,6 @@ from django.template.defaultfilters import filesizeformat
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import linebreaks
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
@@ -33,6 +32,7 @@ from atiende.conversations.models import (
     Direction,
     Message,
 )
+from atiende.web.dates import local_datetime
 from atiende.web.templatetags.channel_icons import channel_icon_html
 from atiende.web.timeline import EventSummary, SlaEventSummary, TimelineEntry
 
@@ -54,6 +54,8 @@ class _Texts:
     author_kinds: dict[str, str]
     paperclip: str
     open_in_tab: str
+    # Not escaped: the names are put in first, then the whole line is escaped.
+    mentioned: str
 
 
 def _texts() -> _Texts:
@@ -72,15 +74,15 @@ def _texts() -> _Texts:
         author_kinds={code: escape(str(label)) for code, label in AuthorKind.choices},
         paperclip=escape(static("web/icons.svg")) + "#paperclip",
         open_in_tab=escape(_("Open in a new tab")),
+        mentioned=_("Mentioned: %(names)s"),
     )
 
 
 def _time(moment: datetime, css: str = "") -> str:
-    local = timezone.localtime(moment)
     css_attribute = f' class="{css}"' if css else ""
     return (
-        f'<time{css_attribute} datetime="{local.isoformat()}">'
-        f"{escape(date_format(local, 'DATETIME_FORMAT'))}</time>"
+        f'<time{css_attribute} datetime="{timezone.localtime(moment).isoformat()}">'
+        f"{escape(local_datetime(moment))}</time>"
     )
 
 
@@ -148,6 +150,9 @@ def _message(
             f"{texts.retrying}</span> "
         )
     parts.append(f"{_time(message.created_at)}</span></header>")
+    if entry.mentions:
+        said = texts.mentioned % {"names": ", ".join(entry.mentions)}
+        parts.append(f'<p class="message-mentions">{escape(said)}</p>')
     # entry.html was sanitised when stored and again by html_for_display: it is the one piece
     # of the page taken as HTML.
     body = entry.html if entry.html else linebreaks(message.body_text, autoescape=True)
