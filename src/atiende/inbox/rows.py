@@ -19,8 +19,8 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
-from atiende.conversations.models import Conversation, ConversationStatus, Priority
-from atiende.inbox.queries import InboxRow
+from atiende.conversations.models import ConversationStatus, Priority
+from atiende.inbox.queries import InboxRow, RowConversation
 from atiende.web.dates import local_datetime, time_ago
 from atiende.web.templatetags.channel_icons import channel_icon_html
 from atiende.web.templatetags.sla_badges import badge_for, sla_badge_html
@@ -58,8 +58,8 @@ class _Addresses:
     def __init__(self) -> None:
         self._prefixes: dict[str, str] = {}
 
-    def of(self, conversation: Conversation) -> str:
-        slug = conversation.brand.slug
+    def of(self, conversation: RowConversation) -> str:
+        slug = conversation.brand_slug
         prefix = self._prefixes.get(slug)
         if prefix is None:
             example = reverse("web:conversation", args=[slug, 0])
@@ -89,7 +89,6 @@ def _row(
     conversation = row.conversation
     pk = str(conversation.pk)
     reference = escape(conversation.reference)
-    customer = conversation.customer
     parts = [
         f'<tr data-conversation-id="{pk}" class="inbox-row{" is-unread" if row.unread else ""}"'
         ' tabindex="-1">'
@@ -109,8 +108,9 @@ def _row(
     url = addresses.of(conversation)
     parts.append(f'<th scope="row" class="reference">{unread}<a href="{url}">{reference}</a></th>')
     parts.append(
-        f'<td class="customer"><span class="customer-name">{escape(customer.display_name)}</span>'
-        f' <span class="crn" title="{texts.crn_title}">{escape(customer.crn_display)}</span></td>'
+        '<td class="customer"><span class="customer-name">'
+        f"{escape(conversation.customer_name)}</span>"
+        f' <span class="crn" title="{texts.crn_title}">{escape(conversation.crn_display)}</span></td>'
     )
     subject = escape(conversation.subject) if conversation.subject else texts.no_subject
     preview = (
@@ -131,17 +131,17 @@ def _row(
     )
     parts.append(f'<td class="nowrap">{sla_badge_html(badge_for(row.sla_timer, now))}</td>')
     assignee = (
-        escape(str(conversation.assignee))
-        if conversation.assignee
+        escape(conversation.assignee_name)
+        if conversation.assignee_name
         else f'<span class="muted">{texts.unassigned}</span>'
     )
     team = (
-        f'<span class="inbox-team">{escape(conversation.team.name)}</span>'
-        if conversation.team
+        f'<span class="inbox-team">{escape(conversation.team_name)}</span>'
+        if conversation.team_name
         else ""
     )
     parts.append(f"<td>{assignee}{team}</td>")
-    tags = "".join(f'<span class="tag">{escape(tag.name)}</span>' for tag in row.tags)
+    tags = "".join(f'<span class="tag">{escape(name)}</span>' for name in row.tags)
     if not tags:
         tags = (
             '<span class="muted" aria-hidden="true">—</span>'

@@ -52,6 +52,9 @@ def next_deadlines_for(conversation_ids: Iterable[int], *, viewer: Actor) -> dic
     if brands is not None:
         found = found.filter(brand_id__in=brands)
     by_conversation: dict[int, list[SlaTimer]] = {}
+    # A badge needs the clock, not its explanation or its schedule (text and JSON to decode
+    # on every row of a list).
+    found = found.defer("explanation", "scheduled_checks")
     for timer in found.order_by("conversation_id", "due_at", "id"):
         by_conversation.setdefault(timer.conversation_id, []).append(timer)
     return {
