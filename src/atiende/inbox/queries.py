@@ -25,6 +25,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.core import signing
+from django.db import connection
 from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -511,27 +512,62 @@ class ViewCount:
     capped: bool
 
 
-def view_counts(user: Any, *, scope: Scope | None = None) -> dict[str, ViewCount]:
-    """Open work in each view, counted up to :data:`COUNT_CAP` (one capped count per scan)."""
-    scope = scope or scope_for(user)
-    brand_ids = list(scope.brands)
-    # In deadline order, although a count needs none: it is the order of each view's partial
-    # index, which SQLite then reads (a few hundred entries), where its statistics would
-    # otherwise pick the (brand, status) index and read every open case of the brand.
-    open_work = Conversation.objects.filter(OPEN_WORK).order_by("sla_due_at", "id")
-    counts = {}
-    for view in VIEWS:
+def _count_scans(
+    user: Any, view: str, scope: Scope, brand_ids: list[int]
+) -> list[tuple[str, list[Any]]]:
+    """The index scans of a view's count as SQL conditions, as :func:`_leads` reads its rows."""
+    if view == "mine":
+        user_id = getattr(user, "pk", None)
+        if user_id is None or not brand_ids:
+            return []
+        brands = ", ".join(["%s"] * len(brand_ids))
+        return [(f"assignee_id = %s AND brand_id IN ({brands})", [user_id, *brand_ids])]
+    if view == "teams":
         # The scope lists only teams of brands the user sees, and a conversation's team is of
-        # its own brand (the actions refuse another's), so a team count needs no brand term:
-        # with one, every entry of the team's index meant reading its conversation.
-        base = open_work if view == "teams" else open_work.filter(brand_id__in=brand_ids)
-        total = 0
-        for lead in _leads(user, view, scope, brand_ids):
-            total += base.filter(lead)[: COUNT_CAP + 1 - total].count()
-            if total > COUNT_CAP:
-                break
-        counts[view] = ViewCount(view, min(total, COUNT_CAP), total > COUNT_CAP)
-    return counts
+        # its own brand (the actions refuse another's), so the team's index answers alone;
+        # with a brand term every entry would mean reading its conversation.
+        return [("team_id = %s", [team_id]) for team_id in scope.team_ids]
+    if view == "unassigned":
+        return [("brand_id = %s AND assignee_id IS NULL", [brand_id]) for brand_id in brand_ids]
+    return [("brand_id = %s", [brand_id]) for brand_id in brand_ids]
+
+
+def view_counts(user: Any, *, scope: Scope | None = None) -> dict[str, ViewCount]:
+    """Open work in each view, counted up to :data:`COUNT_CAP`, in one statement.
+
+    Each index scan is one capped count (a view over two brands or teams, two), all of them
+    subqueries of a single SELECT: built by the ORM they were one query each, and compiling
+    them cost more than reading the indexes. Each is in deadline order although a count needs
+    none: that is the order of the view's partial index, which SQLite then reads (a few hundred
+    entries), where its statistics would otherwise pick the (brand, status) index and read
+    every open case of the brand.
+    """
+    scope = scope or scope_for(user)
+    brand_ids = sorted(scope.brands)
+    table = Conversation._meta.db_table
+    columns: list[str] = []
+    params: list[Any] = []
+    owners: list[str] = []
+    for view in VIEWS:
+        for condition, values in _count_scans(user, view, scope, brand_ids):
+            columns.append(
+                # Table, conditions and cap are this module's constants; values are parameters.
+                f"(SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE {OPEN_WORK.sql}"  # noqa: S608
+                f" AND {condition} ORDER BY sla_due_at, id LIMIT {COUNT_CAP + 1})"
+                f" AS scan{len(columns)})"
+            )
+            params.extend(values)
+            owners.append(view)
+    totals = dict.fromkeys(VIEWS, 0)
+    if columns:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {', '.join(columns)}", params)
+            for view, count in zip(owners, cursor.fetchone(), strict=True):
+                totals[view] += count
+    return {
+        view: ViewCount(view, min(total, COUNT_CAP), total > COUNT_CAP)
+        for view, total in totals.items()
+    }
 
 
 def saved_views_for(user: Any, *, scope: Scope | None = None) -> QuerySet[SavedView]:

@@ -457,3 +457,15 @@ def test_a_view_over_two_brands_merges_them_in_order_page_by_page(
     monkeypatch.setattr(queries, "COUNT_CAP", 7)
     capped = view_counts(agent)["all"]
     assert (capped.count, capped.capped) == (7, True)
+
+
+@pytest.mark.parametrize(
+    "persona", ["agent", "supervisor", "brand_admin", "client_viewer", "outsider", "superuser"]
+)
+def test_counts_match_the_rows_of_each_view(request, persona, world, other_conversation):
+    """The counts (one SQL statement) and the views (the ORM's index scans) agree for everyone."""
+    user = request.getfixturevalue(persona)
+    counts = view_counts(user)
+    for view, count in counts.items():
+        page = inbox_page(user, view, InboxFilter(), limit=500)
+        assert (view, count.count) == (view, len(page.rows))

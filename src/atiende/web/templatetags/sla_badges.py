@@ -10,12 +10,14 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from html import escape
 from typing import Any
 
 from django import template
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from atiende.accounts.permissions import brand_ids_with
@@ -66,12 +68,22 @@ def _iso(moment: datetime | None) -> str:
 
 
 def _metric_label(code: str) -> str:
-    # Not get_metric_display(): it hashes the field's choices on every call (~60 µs), and the
-    # inbox draws a badge on every row.
-    try:
-        return str(Metric(code).label)
-    except ValueError:
-        return code
+    return _metric_labels(get_language()).get(code, code)
+
+
+# The inbox draws a badge on every row: what every badge says the same way is translated once
+# per language (get_metric_display() alone hashed the field's choices on every call, ~60 µs).
+@lru_cache(maxsize=16)
+def _metric_labels(language: str | None) -> dict[str, str]:
+    return {code: str(label) for code, label in Metric.choices}
+
+
+@lru_cache(maxsize=16)
+def _live_attributes(language: str | None) -> str:
+    return (
+        f' data-sla-label-warning="{escape(_("At risk"))}"'
+        f' data-sla-label-breached="{escape(_("Overdue"))}"'
+    )
 
 
 def badge_for(timer: SlaTimer | None, now: datetime | None = None) -> SlaBadge:
@@ -124,14 +136,12 @@ def sla_badge_html(badge: SlaBadge, show_metric: bool = False) -> SafeString:
         )
         return mark_safe(html)  # noqa: S308 - the text is escaped
     parts = [f'<span class="sla sla--{escape(badge.state)}"']
+    due_iso = badge.due_iso
     if badge.live:
-        parts.append(f' data-sla-due="{escape(badge.due_iso)}"')
+        parts.append(f' data-sla-due="{due_iso}"')
         if badge.warn_at:
-            parts.append(f' data-sla-warn="{escape(badge.warn_iso)}"')
-        parts.append(
-            f' data-sla-label-warning="{escape(_("At risk"))}"'
-            f' data-sla-label-breached="{escape(_("Overdue"))}"'
-        )
+            parts.append(f' data-sla-warn="{badge.warn_iso}"')
+        parts.append(_live_attributes(get_language()))
     parts.append(">")
     if badge.metric:
         metric = escape(str(badge.metric))
@@ -146,7 +156,7 @@ def sla_badge_html(badge: SlaBadge, show_metric: bool = False) -> SafeString:
         title = local_datetime(badge.due_at) if badge.due_at else ""
         parts.append(
             f'<span class="sla-state visually-hidden">{state_label}</span> '
-            f'<time class="sla-time" datetime="{escape(badge.due_iso)}" title="{escape(title)}">'
+            f'<time class="sla-time" datetime="{due_iso}" title="{escape(title)}">'
             f"{escape(badge.text)}</time>"
         )
     else:
