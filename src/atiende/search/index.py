@@ -280,8 +280,8 @@ def text_query(terms: Sequence[str]) -> TextQuery:
 # are looked at: the work stays bounded for a common word, and recent cases — those a status
 # filter usually asks for — come first.
 FILTERED_SCAN = 5_000
-# PostgreSQL: how many of the newest documents are walked in key order before the older ones are
-# looked up through the GIN index (``_candidates``).
+# PostgreSQL: how many of the newest documents are walked in key order first, and counted to
+# choose how to read the older ones (``_postgres_newest``).
 RECENT_WINDOW = 20_000
 
 
@@ -300,6 +300,47 @@ _CONVERSATIONS = _Table(
     "search_conversation", "rowid", "conversation_id", "conversation_id", "10.0, 10.0, 4.0"
 )
 _MESSAGES = _Table("search_message", "conversation_id", "message_id", "conversation_id", "1.0")
+
+
+def _postgres_newest(
+    table: _Table, source: str, select: str, condition: str, params: list[Any], limit: int
+) -> tuple[str, list[Any]]:
+    """PostgreSQL: the newest ``limit`` matching documents, read in two steps.
+
+    One plan for every word does not work: walking the key backwards and testing each document
+    is fast for a common word (found in the first few thousand) and reads the whole table for a
+    rare one (1.8 s on three million messages), while the GIN index is fast for a rare word and
+    fetches every match of a common one. So the newest RECENT_WINDOW documents are walked by key
+    first, counting matches; the older ones are then walked on by key when the matches were
+    dense enough to find the rest soon, or looked up through the GIN index ("key + 0" keeps the
+    planner off the key's order) when walking on would read more than the index would fetch.
+    UNION ALL under a LIMIT runs the second branch only when the first came back short.
+    """
+    key = f"s.{table.postgres_key}"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COALESCE((SELECT {table.postgres_key} FROM {table.name}"
+            f" ORDER BY {table.postgres_key} DESC OFFSET {RECENT_WINDOW} LIMIT 1), 0)"
+        )
+        floor = cursor.fetchone()[0]
+        cursor.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {condition} AND {key} > %s"
+            f" LIMIT %s) recent",
+            [*params, floor, limit],
+        )
+        found = cursor.fetchone()[0]
+    walk_on = found >= limit
+    if 0 < found < limit:
+        # Estimated documents read to find the rest by walking on, against matches among the
+        # older documents (about ``floor`` of them) that the GIN index would fetch.
+        walk_on = (limit - found) * RECENT_WINDOW / found <= found * floor / RECENT_WINDOW
+    older_order = f"{key} DESC" if walk_on else f"{key} + 0 DESC"
+    sql = (
+        f"({select} FROM {source} WHERE {condition} AND {key} > %s ORDER BY {key} DESC LIMIT %s)"
+        f" UNION ALL ({select} FROM {source} WHERE {condition} AND {key} <= %s"
+        f" ORDER BY {older_order} LIMIT %s) LIMIT %s"
+    )
+    return sql, [*params, floor, limit, *params, floor, limit, limit]
 
 
 def _candidates(
@@ -345,24 +386,7 @@ def _candidates(
     condition = " AND ".join(where)
     inner_limit = FILTERED_SCAN if filters else limit
     if postgres:
-        # Newest first in two steps. PostgreSQL plans one query for every word: it walks the
-        # key backwards testing each document (fast for a common word, found in the first few
-        # thousand) — and then reads the whole table for a rare one (1.8 s on three million
-        # messages, bench/README.md). So the newest RECENT_WINDOW documents are walked by key,
-        # and only when they hold too few matches are the older ones found through the GIN
-        # index ("key + 0" keeps the planner off the key's order). UNION ALL under a LIMIT
-        # runs its second branch only when the first came back short.
-        floor = (
-            f"COALESCE((SELECT {table.postgres_key} FROM {table.name}"
-            f" ORDER BY {table.postgres_key} DESC OFFSET {RECENT_WINDOW} LIMIT 1), 0)"
-        )
-        inner = (
-            f"({select} FROM {source} WHERE {condition} AND {key} > {floor}"
-            f" ORDER BY {key} DESC LIMIT %s)"
-            f" UNION ALL ({select} FROM {source} WHERE {condition} AND {key} <= {floor}"
-            f" ORDER BY {key} + 0 DESC LIMIT %s) LIMIT %s"
-        )
-        params = [*params, inner_limit, *params, inner_limit, inner_limit]
+        inner, params = _postgres_newest(table, source, select, condition, params, inner_limit)
     else:
         inner = f"{select} FROM {source} WHERE {condition} ORDER BY {key} DESC LIMIT %s"
         params.append(inner_limit)
