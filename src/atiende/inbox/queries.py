@@ -41,8 +41,7 @@ from atiende.conversations.models import Conversation, ConversationTag
 from atiende.customers import crn as crn_scheme
 from atiende.inbox.filters import PRIORITIES, STATUSES, VIEWS, InboxFilter
 from atiende.inbox.models import ConversationRead, SavedView
-from atiende.sla.models import SlaTimer
-from atiende.sla.queries import next_deadlines_for
+from atiende.sla.queries import Deadline, next_deadlines_for
 
 PAGE_SIZE = 50
 # Counts stop here: counting a view's open work reads at most this many index entries however
@@ -301,7 +300,7 @@ class RowConversation:
 class InboxRow:
     conversation: RowConversation
     unread: bool
-    sla_timer: SlaTimer | None
+    sla_timer: Deadline | None
     # Tag names, alphabetical.
     tags: list[str]
 

@@ -57,7 +57,7 @@ from atiende.inbox.queries import (
     view_counts,
 )
 from atiende.inbox.rows import render_rows
-from atiende.sla.models import SlaTimer
+from atiende.sla.queries import Deadline
 from atiende.web.csv_export import csv_download
 from atiende.web.templatetags.sla_badges import badge_for
 
@@ -293,7 +293,7 @@ def _csv(request: AuthenticatedRequest, scope: Scope, parsed: ParsedQuery) -> Ht
     )
 
 
-def _sla_cells(timer: SlaTimer | None) -> list[str]:
+def _sla_cells(timer: Deadline | None) -> list[str]:
     """The badge as two cells: "First response: 2 h 13 min left" and the due instant."""
     if timer is None:
         return ["", ""]

@@ -47,6 +47,7 @@ _CHOICE_FIELDS: dict[str, type[TextChoices]] = {
 # Changes shown with their values; a category change is told by the event's title alone.
 _SHOWN_FIELDS = ("status", "priority", "assignee", "team", "tags")
 _UNKNOWN = "—"
+_MESSAGE_FIELDS = tuple(field.name for field in Message._meta.concrete_fields)
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,15 @@ def timeline_for(
     images load only in the messages whose ids are in ``remote_images_for``. With ``after`` (a
     message of this timeline), only what comes after that message in it.
     """
-    messages = messages_of(conversation, viewer=viewer)
+    # The authors' names only: a customer's other details (custom attributes are JSON to
+    # decode) and a staff user's account fields were read and built for every message.
+    messages = messages_of(conversation, viewer=viewer).only(
+        *_MESSAGE_FIELDS,
+        "author_customer__name",
+        "author_customer__crn",
+        "author_user__full_name",
+        "author_user__email",
+    )
     events_query = events_of(conversation, viewer=viewer)
     sla_query = sla_events_of(conversation, viewer=viewer)
     if after is not None:

@@ -24,6 +24,7 @@ from atiende.accounts.permissions import brand_ids_with
 from atiende.accounts.roles import Capability
 from atiende.sla.models import Metric, SlaTimer, TimerState
 from atiende.sla.policies import format_minutes
+from atiende.sla.queries import Deadline
 from atiende.web.dates import local_datetime
 
 register = template.Library()
@@ -86,7 +87,7 @@ def _live_attributes(language: str | None) -> str:
     )
 
 
-def badge_for(timer: SlaTimer | None, now: datetime | None = None) -> SlaBadge:
+def badge_for(timer: SlaTimer | Deadline | None, now: datetime | None = None) -> SlaBadge:
     """The badge of one timer at ``now``: its state and, for a running clock, the time left."""
     if timer is None:
         return SlaBadge("none", _("No SLA"))
