@@ -8,11 +8,12 @@ parsed once here and applied with Django's own ``DateFormat``, so the text is th
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 
 from django.utils import dateformat, timezone
 from django.utils.formats import get_format
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 
@@ -28,12 +29,41 @@ def _pieces(format_string: str) -> tuple[tuple[bool, str], ...]:
     return tuple(pieces)
 
 
+# Format characters whose text depends on the calendar day alone (and the language): kept per
+# day, so the fifty dates of a page, spread over a few days, translate a month name a few times
+# rather than fifty.
+_DAY_ONLY = frozenset("bdDEFjlLmMnNoStwWyYz")
+# Time of day, written directly: Django's DateFormat works out the zone's ambiguity first.
+_TIME_OF_DAY = {
+    "H": lambda moment: f"{moment.hour:02d}",
+    "G": lambda moment: str(moment.hour),
+    "i": lambda moment: f"{moment.minute:02d}",
+    "s": lambda moment: f"{moment.second:02d}",
+}
+
+
+@lru_cache(maxsize=4096)
+def _day_text(language: str | None, day: date, piece: str) -> str:
+    return str(getattr(dateformat.DateFormat(day), piece)())
+
+
 def _formatted(moment: datetime, format_name: str) -> str:
-    formatter = dateformat.DateFormat(timezone.localtime(moment))
-    return "".join(
-        str(getattr(formatter, piece)()) if is_code else piece
-        for is_code, piece in _pieces(str(get_format(format_name)))
-    )
+    local = timezone.localtime(moment)
+    language = get_language()
+    day = local.date()
+    formatter = None
+    parts = []
+    for is_code, piece in _pieces(str(get_format(format_name))):
+        if not is_code:
+            parts.append(piece)
+        elif piece in _DAY_ONLY:
+            parts.append(_day_text(language, day, piece))
+        elif piece in _TIME_OF_DAY:
+            parts.append(_TIME_OF_DAY[piece](local))
+        else:
+            formatter = formatter or dateformat.DateFormat(local)
+            parts.append(str(getattr(formatter, piece)()))
+    return "".join(parts)
 
 
 def local_datetime(moment: datetime) -> str:

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 
-from atiende.web.dates import local_datetime, time_ago
+from atiende.web.dates import _formatted, local_datetime, time_ago
 
 
 @pytest.mark.parametrize("language", ["es", "en"])
@@ -20,12 +20,19 @@ from atiende.web.dates import local_datetime, time_ago
         datetime(2026, 3, 29, 0, 59, tzinfo=UTC),
         datetime(2027, 1, 1, 12, 0, tzinfo=UTC),
         datetime(2026, 7, 9, 23, 30, tzinfo=UTC),
+        datetime(2026, 7, 9, 8, 5, 9, tzinfo=UTC),
+        datetime(2026, 10, 25, 0, 30, tzinfo=UTC),
+        datetime(2026, 10, 25, 1, 30, tzinfo=UTC),
+        datetime(2026, 12, 24, 23, 59, 59, tzinfo=UTC),
     ],
 )
-def test_same_text_as_date_format(language: str, zone: str, moment: datetime) -> None:
+@pytest.mark.parametrize("name", ["DATETIME_FORMAT", "SHORT_DATE_FORMAT", "SHORT_DATETIME_FORMAT"])
+def test_same_text_as_date_format(language: str, zone: str, moment: datetime, name: str) -> None:
     with translation.override(language), timezone.override(zone):
-        expected = date_format(timezone.localtime(moment), "DATETIME_FORMAT")
-        assert local_datetime(moment) == expected
+        expected = date_format(timezone.localtime(moment), name)
+        assert _formatted(moment, name) == expected
+        if name == "DATETIME_FORMAT":
+            assert local_datetime(moment) == expected
 
 
 @pytest.mark.parametrize(
