@@ -422,7 +422,9 @@ def rows_for(user: Any, ids: list[int]) -> list[InboxRow]:
         assignee_email,
         team_name,
         last_message_at,
-    ) in Conversation.objects.filter(pk__in=ids).values_list(*_ROW_COLUMNS):
+    ) in Conversation.objects.filter(pk__in=ids).order_by().values_list(*_ROW_COLUMNS):
+        # (No ORDER BY: the rows are put in the page's order below; the model's default
+        # ordering only added a sort.)
         conversations[pk] = RowConversation(
             pk=pk,
             brand_slug=brand_slug,
