@@ -268,8 +268,8 @@ class RowConversation:
     """What an inbox row shows of a conversation, read as plain values.
 
     Not a model: turning a row's conversation, brand, customer, assignee and team into five
-    model objects cost ten times the query itself (9 ms of Python for 50 rows against 1 ms of
-    SQL on a million conversations, bench/README.md).
+    model objects cost several times the query itself (``bench/workspace.py --timers "/"``
+    times ``rows_for``; ``--diagnose`` the statement).
     """
 
     pk: int

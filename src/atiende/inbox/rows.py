@@ -35,7 +35,7 @@ class _Texts:
     no_tags: str
     no_subject: str
     crn_title: str
-    # By code: model choices' get_FOO_display() costs ~60 µs a call (it hashes the choices).
+    # By code: get_FOO_display() hashes the field's choices on every call.
     statuses: dict[str, str]
     priorities: dict[str, str]
 
@@ -53,7 +53,7 @@ def _texts() -> _Texts:
 
 
 class _Addresses:
-    """Each conversation's page address, by brand: ``reverse`` costs ~40 µs a call."""
+    """Each conversation's page address, by brand: one ``reverse`` a brand, not one a row."""
 
     def __init__(self) -> None:
         self._prefixes: dict[str, str] = {}

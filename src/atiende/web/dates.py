@@ -78,7 +78,7 @@ def local_date(moment: datetime) -> str:
 
 def time_ago(moment: datetime, now: datetime) -> str:
     """How long ago, as a list column says it: "3 min ago", "5 h ago", "2 d ago"; past a month,
-    the date. (humanize's ``naturaltime`` says it in more words at ten times the cost.)"""
+    the date. (humanize's ``naturaltime`` says it in more words, at several times the cost.)"""
     seconds = (now - moment).total_seconds()
     if seconds < 60:
         return _("just now")

@@ -69,7 +69,7 @@ def _texts() -> _Texts:
         attachments=escape(_("Attachments")),
         preview=escape(_("Preview")),
         system=escape(_("System")),
-        # By code: get_FOO_display() costs ~60 µs a call (it hashes the choices).
+        # By code: get_FOO_display() hashes the field's choices on every call.
         directions={code: escape(str(label)) for code, label in Direction.choices},
         author_kinds={code: escape(str(label)) for code, label in AuthorKind.choices},
         paperclip=escape(static("web/icons.svg")) + "#paperclip",

@@ -73,7 +73,7 @@ def _metric_label(code: str) -> str:
 
 
 # The inbox draws a badge on every row: what every badge says the same way is translated once
-# per language (get_metric_display() alone hashed the field's choices on every call, ~60 µs).
+# per language (get_metric_display() alone hashes the field's choices on every call).
 @lru_cache(maxsize=16)
 def _metric_labels(language: str | None) -> dict[str, str]:
     return {code: str(label) for code, label in Metric.choices}
