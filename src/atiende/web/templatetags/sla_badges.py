@@ -7,7 +7,6 @@ The text (time left or overdue) is written here so the page reads right without 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -170,12 +169,6 @@ def sla_badge_html(badge: SlaBadge, show_metric: bool = False) -> SafeString:
 def sla_badge(timer: SlaTimer | None, show_metric: bool = False) -> SafeString:
     """The badge of ``timer`` (None: no SLA); ``show_metric`` names the metric visibly."""
     return sla_badge_html(badge_for(timer), show_metric)
-
-
-@register.filter
-def sla_timer_of(deadlines: Mapping[int, SlaTimer] | None, conversation_id: int) -> Any:
-    """``{% sla_badge deadlines|sla_timer_of:conversation.pk %}``: a row's timer from the map."""
-    return (deadlines or {}).get(conversation_id)
 
 
 @register.simple_tag
