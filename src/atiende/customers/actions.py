@@ -448,6 +448,11 @@ def merge_customers(*, source: Customer, target: Customer, actor: Actor) -> Cust
     target.save(update_fields=[*filled, "updated_at"])
     source.merged_into = target
     source.save(update_fields=["merged_into", "updated_at"])
+    # Those merged into the source earlier now point at the survivor too: a merged CRN is always
+    # one step from the customer that has its conversations (search follows one step).
+    Customer.objects.filter(merged_into=source).update(
+        merged_into=target, updated_at=timezone.now()
+    )
     moved = {
         "identities": [row.value for row in identities],
         "conversations": conversation_ids,

@@ -23,11 +23,6 @@ def customers_visible_to(user: Any) -> QuerySet[Customer]:
     return _scoped(Customer.objects.all(), user).select_related("brand", "organization")
 
 
-# A merge never targets a merged customer, but a survivor may itself be merged later: A→B, then
-# B→C. Chains stay short; the bound only guards against a loop written by hand in the database.
-MAX_MERGE_HOPS = 10
-
-
 def customer_for(user: Any, *, crn: str) -> Customer:
     """The customer with this CRN (typed with or without the dash); ``Customer.DoesNotExist`` if not visible.
 
@@ -36,11 +31,8 @@ def customer_for(user: Any, *, crn: str) -> Customer:
     """
     visible = customers_visible_to(user)
     customer = visible.get(crn=crn_scheme.parse(crn))
-    for _hop in range(MAX_MERGE_HOPS):
-        if customer.merged_into_id is None:
-            break
-        customer = visible.get(pk=customer.merged_into_id)
-    return customer
+    # A merge re-points what was merged into its source, so one step always reaches the survivor.
+    return customer if customer.merged_into_id is None else visible.get(pk=customer.merged_into_id)
 
 
 def customer_by_identity_for(user: Any, *, kind: str, value: str, network: str = "") -> Customer:

@@ -113,6 +113,16 @@ def test_the_crn_of_a_merged_customer_finds_the_survivor(brand, customer, duplic
     assert customer_for(agent, crn=duplicate.crn) == third
     assert customer_for(agent, crn=customer.crn) == third
     assert customer_by_identity_for(agent, kind="phone", value="+34655000111") == third
+    # One step from any merged record to the survivor, which search relies on.
+    assert Customer.objects.get(pk=duplicate.pk).merged_into_id == third.pk
+    start_conversation(
+        brand=brand, customer=third, channel="email", actor=system, subject="Paraguas",
+        body_text="Hola",
+    )  # fmt: skip
+    from atiende.search.queries import search_for
+
+    hits = search_for(agent, duplicate.crn_display).hits
+    assert [hit.conversation.customer_id for hit in hits] == [third.pk]
 
 
 def test_merge_refuses_itself_other_brands_and_merged_records(
