@@ -673,13 +673,14 @@ def _tags_named(brand_id: int, names: Iterable[str]) -> list[Tag]:
 
 @action
 def set_conversation_tags(
-    *, conversation: Conversation, tags: Iterable[str], actor: Actor
+    *, conversation: Conversation, tags: Iterable[str], actor: Actor, keep: bool = False
 ) -> Conversation:
-    """Replace the conversation's tags with ``tags`` (created in the brand when new)."""
+    """Replace the conversation's tags with ``tags`` (created in the brand when new); with
+    ``keep``, add them to those it has, read under the lock (a tag added meanwhile stays)."""
     require(actor, Capability.WORK_CONVERSATIONS, conversation.brand_id)
     conversation = _locked(conversation)
-    wanted = _tags_named(conversation.brand_id, tags)
     before = sorted(conversation.tags.values_list("name", flat=True))
+    wanted = _tags_named(conversation.brand_id, [*before, *tags] if keep else tags)
     ConversationTag.objects.filter(conversation=conversation).exclude(tag__in=wanted).delete()
     present = set(
         ConversationTag.objects.filter(conversation=conversation).values_list("tag_id", flat=True)

@@ -19,8 +19,6 @@ from atiende.conversations import actions as conversation_actions
 from atiende.conversations.lifecycle import TransitionNotAllowed
 from atiende.conversations.models import Conversation
 
-OPERATIONS = ("assign", "status", "tag", "merge")
-
 
 @dataclass
 class BulkResult:
@@ -90,13 +88,13 @@ def change_status_of_all(
 def tag_all(conversations: Sequence[Conversation], *, actor: User, tag: str) -> BulkResult:
     """Add ``tag`` to each conversation, keeping the tags it has."""
 
-    def add(conversation: Conversation) -> Any:
-        present = list(conversation.tags.values_list("name", flat=True))
-        return conversation_actions.set_conversation_tags(
-            conversation=conversation, tags=[*present, tag], actor=actor
-        )
-
-    return _each(conversations, BulkResult(), add)
+    return _each(
+        conversations,
+        BulkResult(),
+        lambda conversation: conversation_actions.set_conversation_tags(
+            conversation=conversation, tags=[tag], actor=actor, keep=True
+        ),
+    )
 
 
 def merge_all(conversations: Sequence[Conversation], *, actor: User) -> BulkResult:

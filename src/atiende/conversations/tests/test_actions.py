@@ -410,6 +410,18 @@ def test_tags_are_normalised_and_replaced(ctx):
     ]
 
 
+def test_tags_added_with_keep_join_those_read_under_the_lock(ctx):
+    conversation = ctx["conversation"]
+    actions.set_conversation_tags(conversation=conversation, tags=["vip"], actor=ctx["agent"])
+    # What it has is read by the action itself, under its lock, not passed in by the caller.
+    stale = type(conversation).objects.get(pk=conversation.pk)
+    actions.set_conversation_tags(
+        conversation=stale, tags=["retraso"], actor=ctx["agent"], keep=True
+    )
+    assert sorted(conversation.tags.values_list("name", flat=True)) == ["retraso", "vip"]
+    assert conversation.events.last().payload["changes"]["tags"] == [["vip"], ["retraso", "vip"]]
+
+
 def test_import_keeps_history_times_and_numbers(ctx):
     (imported,) = _run_import(ctx)
     assert imported.reference == "SOL-2"
