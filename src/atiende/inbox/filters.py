@@ -12,10 +12,14 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
+from atiende.conversations.lifecycle import UNSOLVED, Status
+
 VIEWS = ("mine", "unassigned", "teams", "all")
 SORTS = ("due", "updated", "created", "priority")
-OPEN_WORK = frozenset({"new", "open", "pending", "on_hold"})
-STATUSES = ("new", "open", "pending", "on_hold", "solved", "closed")
+# The lifecycle's own (plain Python, like this module): the inbox's statuses cannot drift from
+# the partial indexes built from the same constants.
+OPEN_WORK = frozenset(status.value for status in UNSOLVED)
+STATUSES = tuple(status.value for status in Status)
 # "any" in the address: every status, closed ones too. No status at all means open work.
 ANY_STATUS = "any"
 PRIORITIES = ("urgent", "high", "normal", "low")

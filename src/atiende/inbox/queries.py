@@ -36,9 +36,10 @@ from atiende.accounts.models import Team, User
 from atiende.accounts.permissions import brand_ids_with
 from atiende.accounts.roles import ROLE_CAPABILITIES, Capability
 from atiende.brands.models import Brand
-from atiende.conversations.lifecycle import UNSOLVED
 from atiende.conversations.models import Conversation, ConversationTag
+from atiende.conversations.queries import conversations_visible_to
 from atiende.customers import crn as crn_scheme
+from atiende.inbox.filters import OPEN_WORK as FILTER_OPEN_WORK
 from atiende.inbox.filters import PRIORITIES, STATUSES, VIEWS, InboxFilter
 from atiende.inbox.models import ConversationRead, SavedView
 from atiende.sla.queries import Deadline, next_deadlines_for
@@ -53,7 +54,7 @@ PAGE_SIZE = 50
 COUNT_CAP = 1_000
 # Exactly the condition of the partial indexes (same values, same order): SQLite uses a partial
 # index only when the query repeats its WHERE term.
-OPEN_WORK_STATUSES = sorted(status.value for status in UNSOLVED)
+OPEN_WORK_STATUSES = sorted(FILTER_OPEN_WORK)
 assert all(status.isidentifier() for status in OPEN_WORK_STATUSES)
 # The same condition written into the SQL as literals, not as bound parameters: SQLite uses a
 # partial index only when it can prove that the query implies the index's WHERE, and it cannot
@@ -209,7 +210,7 @@ def _conditions(user: Any, inbox_filter: InboxFilter, brand_ids: list[int]) -> Q
     statuses = inbox_filter.status_set
     if inbox_filter.open_work_only:
         condition &= Q(OPEN_WORK)
-    if statuses != frozenset(OPEN_WORK_STATUSES) and statuses != frozenset(STATUSES):
+    if statuses != FILTER_OPEN_WORK and statuses != frozenset(STATUSES):
         condition &= Q(status__in=sorted(statuses))
     if inbox_filter.priorities:
         condition &= Q(priority__in=inbox_filter.priorities)
@@ -616,11 +617,8 @@ def assignable_people_for(user: Any, *, scope: Scope | None = None) -> QuerySet[
 def conversations_for_bulk(user: Any, ids: Iterable[int]) -> list[Conversation]:
     """The selected conversations the user may see, in the order selected; others are dropped."""
     wanted = list(dict.fromkeys(ids))
-    scope = scope_for(user)
     found = {
         conversation.pk: conversation
-        for conversation in Conversation.objects.filter(
-            pk__in=wanted, brand_id__in=list(scope.brands)
-        ).select_related("brand")
+        for conversation in conversations_visible_to(user).filter(pk__in=wanted)
     }
     return [found[pk] for pk in wanted if pk in found]

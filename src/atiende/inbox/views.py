@@ -175,13 +175,11 @@ def inbox(request: AuthenticatedRequest) -> HttpResponse:
         ],
         "scope": scope,
         "brands": list(scope.brands.values()),
-        "teams": teams,
         "my_teams": [team for team in teams if team.pk in scope.team_ids],
         "filter": parsed.filter,
         # The first value of each condition, for the form's single-choice fields.
         "current": current,
         "options": _options(scope, teams, people, current, parsed.filter.sort),
-        "status_value": parsed.filter.statuses[0] if parsed.filter.statuses else "",
         "any_status": ANY_STATUS,
         "may_work": may_work,
         "rows_html": render_rows(page.rows, may_work=may_work),
