@@ -127,6 +127,17 @@ def _composer(
     )
 
 
+def _can_split(conversation: Conversation, user: User, message_count: int) -> bool:
+    """Whether the timeline offers its messages for splitting off (the page's split form and
+    the entries appended live agree on it)."""
+    return (
+        can(user, Capability.WORK_CONVERSATIONS, conversation.brand_id)
+        and conversation.status != Status.CLOSED
+        and conversation.merged_into_id is None
+        and message_count > 1
+    )
+
+
 def _page_context(
     request: AuthenticatedRequest,
     conversation: Conversation,
@@ -148,12 +159,10 @@ def _page_context(
     writable = works and conversation.status != Status.CLOSED
     timers = list(timers_of(conversation, viewer=user))
     resolution = why_this_policy(conversation, viewer=user)
-    can_split = writable and conversation.merged_into_id is None and len(shown) > 1
+    can_split = _can_split(conversation, user, len(shown))
     context: dict[str, Any] = {
         "conversation": conversation,
-        "timeline": timeline,
         "panel": panel,
-        "identities": panel.identities,
         "reply_channels": offered,
         "can_work": works,
         "can_write": writable,
@@ -238,10 +247,8 @@ def conversation_timeline(
         after=anchor,
         remote_images_for=_message_ids(request.GET.getlist("remote_images")),
     )
-    can_split = (
-        can(request.user, Capability.WORK_CONVERSATIONS, conversation.brand_id)
-        and conversation.status != Status.CLOSED
-    )
+    message_count = messages_of(conversation, viewer=request.user).count()
+    can_split = _can_split(conversation, request.user, message_count)
     return HttpResponse(render_timeline(timeline, conversation=conversation, can_split=can_split))
 
 
