@@ -135,6 +135,18 @@
     return base + (query ? "?" + query : "");
   }
 
+  // A view whose page had no rows keeps a hidden table: rows arriving show it and hide the
+  // empty state, and the last row leaving does the opposite.
+  function showRowsOrEmptyState() {
+    var region = inbox.closest("[data-inbox-rows]");
+    var empty = document.querySelector("[data-inbox-empty]");
+    var hasRows = Boolean(inbox.querySelector("tr[data-conversation-id]"));
+    // Only a page drawn empty has an empty state to show instead of the table.
+    if (!empty) return;
+    if (region) region.hidden = !hasRows;
+    empty.hidden = hasRows;
+  }
+
   function existingRow(id) {
     return inbox.querySelector('tr[data-conversation-id="' + id + '"]');
   }
@@ -153,14 +165,8 @@
       if (hadFocus) row.focus({ preventScroll: true });
     } else {
       inbox.insertBefore(row, inbox.firstElementChild);
-      // The first row of a view that was empty: the table shows, the empty state goes.
-      var region = inbox.closest("[data-inbox-rows]");
-      if (region && region.hidden) {
-        region.hidden = false;
-        var empty = document.querySelector("[data-inbox-empty]");
-        if (empty) empty.hidden = true;
-      }
     }
+    showRowsOrEmptyState();
     if (window.htmx) window.htmx.process(row);
     highlight(row);
     var reference = row.querySelector(".reference a, th");
@@ -178,7 +184,10 @@
       .then(function (response) {
         if (response.status === 204) {
           var gone = existingRow(id);
-          if (gone) gone.remove();
+          if (gone) {
+            gone.remove();
+            showRowsOrEmptyState();
+          }
           return null;
         }
         return response.status === 200 ? response.text() : null;
@@ -211,6 +220,7 @@
           if (box) box.checked = Boolean(checked[row.getAttribute("data-conversation-id")]);
         });
         inbox.replaceChildren.apply(inbox, rows.map(function (row) { return document.adoptNode(row); }));
+        showRowsOrEmptyState();
         if (window.htmx) window.htmx.process(inbox);
       })
       .catch(function () {});
@@ -326,8 +336,10 @@
     }
     var id = data && data.conversation;
     if (typeof id !== "number") return;
+    // A delivery report changes nothing a row or the timeline's order shows.
+    if (kind === "message.delivery_updated") return;
     if (inbox) refreshRow(id);
-    if (watchedId === id && kind !== "message.delivery_updated") appendTimeline();
+    if (watchedId === id) appendTimeline();
   }
 
   function onMessage(event) {
