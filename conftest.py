@@ -164,3 +164,15 @@ def _english_outside_requests() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _media_in_tmp(settings: Any, tmp_path: Any) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def sign_in(client: Any) -> Any:
+    """``sign_in(user)``: the test client signed in through the real authentication backend,
+    as the login form does."""
+
+    def sign_in_as(user: Any) -> Any:
+        assert client.login(username=user.email, password=PASSWORD)
+        return client
+
+    return sign_in_as
