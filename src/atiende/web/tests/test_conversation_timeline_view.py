@@ -323,3 +323,16 @@ def test_the_page_costs_the_same_queries_for_5_or_50_messages(
     with CaptureQueriesContext(connection) as fragment_many:
         client.get(_fragment(long))
     assert len(fragment_many) == len(fragment_few)
+
+
+def test_live_entries_offer_splitting_only_where_the_page_does(
+    sign_in, agent, system, conversation
+):
+    client = sign_in(agent)
+    # One message: nothing to split off, on the page or in what live updates append.
+    assert 'name="messages"' not in client.get(_fragment(conversation)).content.decode()
+    receive_customer_message(
+        conversation=conversation, channel="email", actor=system, body_text="Otra cosa"
+    )
+    assert 'name="messages"' in client.get(_fragment(conversation)).content.decode()
+    assert 'id="split-form"' in client.get(_page(conversation)).content.decode()
