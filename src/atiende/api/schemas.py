@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from ninja import Field, Schema
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator, ConfigDict
 
 from atiende.accounts.models import Team, User
 from atiende.conversations.attachments import IncomingAttachment
@@ -34,8 +35,34 @@ def _in_utc(value: datetime) -> datetime:
         raise ValueError("out of range") from None
 
 
+# RFC 3339's date-time (what the document's "format: date-time" promises), with the offset
+# optional (naive means UTC) and a space allowed for the "T".
+_DATE_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:?\d{2})?"
+)
+
+
+def _date_time_text(value: Any) -> Any:
+    """Only a date and time written out: pydantic would also take a number ("0.5", 1700000000)
+    as seconds since 1970, which the document does not allow and no client means."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _DATE_TIME.fullmatch(value.strip()):
+        raise ValueError("expected a date and time such as 2026-12-02T10:30:00Z")
+    return value
+
+
 # A moment given by a client, e.g. a filter's bound.
-Moment = Annotated[datetime, AfterValidator(_in_utc)]
+Moment = Annotated[datetime, BeforeValidator(_date_time_text), AfterValidator(_in_utc)]
+
+
+class InputBody(Schema):
+    """A request body: a JSON object with the documented fields and no others. A field the API
+    does not know is a client's mistake (a misspelt ``asignee_id`` would otherwise be ignored in
+    silence), and a body that is not an object — ``[null, null]`` — is refused instead of being
+    read as an object with every field left out."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class Ref(Schema):
@@ -147,7 +174,7 @@ class CustomerOut(Schema):
     updated_at: datetime
 
 
-class AttachmentIn(Schema):
+class AttachmentIn(InputBody):
     filename: str = Field(..., min_length=1, max_length=255)
     content_type: str = Field("", max_length=127)
     content_base64: str = Field(..., description="The file's bytes, base64-encoded.")

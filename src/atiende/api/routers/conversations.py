@@ -27,6 +27,7 @@ from atiende.api.schemas import (
     AttachmentIn,
     ConversationOut,
     Id,
+    InputBody,
     MessageOut,
     Moment,
     conversation_out,
@@ -66,7 +67,7 @@ class ConversationPage(Schema):
     next_cursor: str | None
 
 
-class ConversationIn(Schema):
+class ConversationIn(InputBody):
     customer_id: Id
     channel: str = Field("api", max_length=32)
     subject: str = Field("", max_length=255)
@@ -78,7 +79,7 @@ class ConversationIn(Schema):
     attachments: list[AttachmentIn] = []
 
 
-class ConversationPatch(Schema):
+class ConversationPatch(InputBody):
     status: StatusValue | None = None
     priority: PriorityValue | None = None
     assignee_id: Id | None = Field(None, description="null unassigns.")
@@ -92,7 +93,7 @@ class MessagePage(Schema):
     next_cursor: str | None
 
 
-class ReplyIn(Schema):
+class ReplyIn(InputBody):
     body_text: str = ""
     body_html: str = ""
     channel: str | None = Field(None, description="Defaults to the conversation's channel.")
@@ -100,13 +101,13 @@ class ReplyIn(Schema):
     attachments: list[AttachmentIn] = []
 
 
-class NoteIn(Schema):
+class NoteIn(InputBody):
     body_text: str = ""
     body_html: str = ""
     attachments: list[AttachmentIn] = []
 
 
-class MergeIn(Schema):
+class MergeIn(InputBody):
     # Any int or short text: what names no conversation of the brand is answered on "into".
     into: int | str = Field(
         ...,
@@ -115,7 +116,7 @@ class MergeIn(Schema):
     )
 
 
-class SplitIn(Schema):
+class SplitIn(InputBody):
     message_ids: list[Id] = Field(
         ...,
         max_length=1000,

@@ -22,7 +22,15 @@ from atiende.api.references import (
     organization_for,
     organization_in_brand,
 )
-from atiende.api.schemas import CustomerOut, Id, IdentityOut, Moment, customer_out, identity_out
+from atiende.api.schemas import (
+    CustomerOut,
+    Id,
+    IdentityOut,
+    InputBody,
+    Moment,
+    customer_out,
+    identity_out,
+)
 from atiende.customers import actions
 from atiende.customers.identities import normalize_identity
 from atiende.customers.models import CustomerIdentity
@@ -39,14 +47,14 @@ organizations_router = Router(tags=["organizations"])
 IdentityKind = Literal["email", "phone", "social"]
 
 
-class IdentityIn(Schema):
+class IdentityIn(InputBody):
     kind: IdentityKind
     value: str = Field(..., min_length=1, max_length=254)
     network: str = Field("", max_length=32)
     is_primary: bool = False
 
 
-class CustomerFields(Schema):
+class CustomerFields(InputBody):
     organization_id: Id | None = None
     language: Literal["", "es", "en"] | None = None
     address_line: str | None = Field(None, max_length=255)
@@ -84,7 +92,7 @@ class CustomerFilters(Schema):
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
 
-class CustomerMergeIn(Schema):
+class CustomerMergeIn(InputBody):
     into: Id = Field(..., description="The id of the customer that survives, of the same brand.")
 
 
@@ -97,7 +105,7 @@ class OrganizationOut(Schema):
     created_at: datetime
 
 
-class OrganizationIn(Schema):
+class OrganizationIn(InputBody):
     brand: str = Field(..., description="The brand's slug.")
     name: str = Field(..., min_length=1, max_length=200)
     domain: str = Field("", max_length=200)
@@ -173,9 +181,11 @@ def lookup_customer(
     given = [(kind, value) for kind, value in (("crn", crn), ("email", email), ("phone", phone))]
     present = [(kind, value) for kind, value in given if value]
     if len(present) != 1:
+        # Each parameter is well formed on its own; the rule between them is the domain's, one
+        # a query's schema cannot state (hence not "invalid_request").
         raise ApiError(
             422,
-            "invalid_request",
+            "validation_failed",
             details=[
                 {
                     "field": "crn",

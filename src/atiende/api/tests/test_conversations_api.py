@@ -302,3 +302,47 @@ def test_filters_accept_any_offset_and_refuse_impossible_moments(
     assert far.json()["items"] == []
     impossible = api.get("/api/v1/conversations", {"created_before": "0001-01-01T00:00:00+05:00"})
     assert impossible.status_code == 422
+
+
+@pytest.mark.parametrize("body", [[None, None], "open", 7, None])
+def test_a_body_that_is_not_an_object_is_refused_and_changes_nothing(
+    api_as: Any, supervisor: Any, conversation: Any, body: Any
+) -> None:
+    response = api_as(supervisor).patch(f"/api/v1/conversations/{conversation.pk}", body)
+    assert response.status_code in (400, 422), response.content
+    before = conversation.updated_at
+    conversation.refresh_from_db()
+    assert conversation.updated_at == before
+
+
+def test_a_field_the_api_does_not_know_is_named_not_ignored(
+    api_as: Any, supervisor: Any, conversation: Any
+) -> None:
+    response = api_as(supervisor).patch(
+        f"/api/v1/conversations/{conversation.pk}", {"priority": "high", "asignee_id": 3}
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid_request"
+    assert [detail["field"] for detail in response.json()["details"]] == ["asignee_id"]
+    conversation.refresh_from_db()
+    assert conversation.priority == "normal"
+
+
+@pytest.mark.parametrize("bound", ["0.5", "1700000000", "mañana", "2026-13-45T10:00:00Z"])
+def test_a_date_filter_takes_a_written_date_and_time_only(
+    api_as: Any, agent: Any, conversation: Any, bound: str
+) -> None:
+    response = api_as(agent).get("/api/v1/conversations", {"updated_before": bound})
+    assert response.status_code == 422
+    assert response.json()["details"][0]["field"] == "updated_before"
+
+
+@pytest.mark.parametrize(
+    "bound", ["2999-01-01T00:00:00Z", "2999-01-01T00:00:00", "2999-01-01 00:00+02:00"]
+)
+def test_a_date_filter_reads_rfc_3339_with_or_without_an_offset(
+    api_as: Any, agent: Any, conversation: Any, bound: str
+) -> None:
+    response = api_as(agent).get("/api/v1/conversations", {"updated_before": bound})
+    assert response.status_code == 200, response.content
+    assert [item["id"] for item in response.json()["items"]] == [conversation.pk]

@@ -48,7 +48,7 @@ def test_a_customer_is_created_with_identities_and_found_by_each(
 
 def test_a_lookup_needs_exactly_one_key_and_a_valid_crn(api_as: Any, agent: Any) -> None:
     api = api_as(agent)
-    assert api.get("/api/v1/customers/lookup").json()["code"] == "invalid_request"
+    assert api.get("/api/v1/customers/lookup").json()["code"] == "validation_failed"
     crn = api.get("/api/v1/customers/lookup", {"crn": "ABC-123"})
     assert (crn.status_code, crn.json()["code"]) == (422, "invalid_crn")
     missing = api.get("/api/v1/customers/lookup", {"email": "nadie@example.com"})
