@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from atiende.accounts.models import Team, User
 from atiende.accounts.permissions import brand_ids_with
 from atiende.api.auth import Caller
+from atiende.api.schemas import ConversationOut, conversation_outs
 from atiende.brands.models import Brand
 from atiende.conversations.models import Category, Conversation
 from atiende.conversations.queries import conversations_visible_to
@@ -37,6 +38,27 @@ def conversation_for(caller: Caller, conversation_id: int) -> Conversation:
         .prefetch_related("tags")
         .get(pk=conversation_id)
     )
+
+
+def conversation_output(caller: Caller, conversation_id: int) -> ConversationOut:
+    """What the API shows of a conversation the caller may see; ``Conversation.DoesNotExist``
+    otherwise."""
+    found = conversation_outs(
+        caller.limit(conversations_visible_to(caller.actor)).filter(pk=conversation_id).order_by()
+    )
+    if not found:
+        raise Conversation.DoesNotExist
+    return found[0]
+
+
+def conversation_outputs_in_order(ids: list[int]) -> list[ConversationOut]:
+    """What the API shows of conversations ``ids``, in that order; the ids must come from a read
+    already scoped to the caller (a page of a list, search hits)."""
+    by_id = {
+        output.id: output
+        for output in conversation_outs(Conversation.objects.filter(pk__in=ids).order_by())
+    }
+    return [by_id[pk] for pk in ids if pk in by_id]
 
 
 def conversation_to_act_on(caller: Caller, conversation_id: int) -> Conversation:

@@ -1,27 +1,28 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels.
+"""ASGI entry point: HTTP through Django's WSGI handler on a fixed pool of threads, WebSockets
+through Channels.
+
+Every view is synchronous. Django's own ASGI handler runs each request in a thread of its own
+(a new thread, a new database connection, several hops between the event loop and the thread);
+handing HTTP to the WSGI handler on ``HTTP_THREADS`` long-lived threads per process instead lets
+each thread keep its database connection and halves the server's CPU per API request (measured:
+bench/README.md, "API under load"). The event loop still parses HTTP and serves the WebSockets.
 
 WebSocket routes are collected from the apps that provide them: the workspace's live connection
 (``web/routing.py``). A path no app routes is refused.
 """
 
 import os
-import warnings
 
-from django.core.asgi import get_asgi_application
+from a2wsgi import WSGIMiddleware
+from django.core.wsgi import get_wsgi_application
 
-# whitenoise serves static files with a synchronous iterator; under ASGI Django warns about it on
-# every file. Harmless here (the files are small and cached), so the warning is only noise.
-warnings.filterwarnings(
-    "ignore",
-    message="StreamingHttpResponse must consume synchronous iterators",
-    module="django.core.handlers.asgi",
-)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "atiende.config.settings")
-django_application = get_asgi_application()
+django_application = get_wsgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from atiende.web.routing import websocket_urlpatterns as workspace_routes  # noqa: E402
 
@@ -29,7 +30,12 @@ websocket_urlpatterns = [*workspace_routes]
 
 application = ProtocolTypeRouter(
     {
-        "http": django_application,
+        # (The stubs type a Django response as HttpResponseBase; it is the iterable of bytes
+        # that WSGI asks for.)
+        "http": WSGIMiddleware(
+            django_application,  # type: ignore[arg-type]
+            workers=settings.HTTP_THREADS,
+        ),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

@@ -101,9 +101,10 @@ SQLITE_OPTIONS = {
 }
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    # A pool of connections per process, not persistent connections: under ASGI every request
-    # runs in a thread of its own, so CONN_MAX_AGE would leave one idle connection per request
-    # until PostgreSQL runs out of slots (measured: bench/README.md, API under load).
+    # A pool of connections per process, not persistent connections: it bounds what a process
+    # holds whatever runs it (Django's ASGI handler, used by some tests and tools, gives every
+    # request a thread of its own, where CONN_MAX_AGE left one idle connection per request until
+    # PostgreSQL ran out of slots: bench/README.md, API under load).
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
@@ -127,6 +128,14 @@ else:
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)
+    # A connection per thread, kept: the web server's HTTP threads and the workers' threads are
+    # long-lived (config/asgi.py), and a new SQLite connection costs the file's open, the
+    # PRAGMAs and the parse of the whole schema on its first statement, about a third of a
+    # small API request.
+    DATABASES["default"]["CONN_MAX_AGE"] = None
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Threads per web server process that run HTTP requests (config/asgi.py).
+HTTP_THREADS = int(os.environ.get("ATIENDE_HTTP_THREADS", "10"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, real time and background tasks ----------------------------------------------------

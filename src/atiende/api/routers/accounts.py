@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router
 
 from atiende.accounts.models import Team, User
 from atiende.accounts.queries import colleagues_visible_to, teams_visible_to
 from atiende.api.auth import Caller, caller_of
 from atiende.api.errors import COMMON_ERRORS
 from atiende.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate
-from atiende.api.schemas import AgentRef, Id, agent_ref
+from atiende.api.schemas import AgentRef, Id, Output, agent_ref
 
 router = Router(tags=["teams and agents"])
 
 
-class TeamOut(Schema):
+class TeamOut(Output):
     id: int
     brand: str
     name: str
@@ -24,19 +24,19 @@ class TeamOut(Schema):
     members: list[AgentRef]
 
 
-class TeamPage(Schema):
+class TeamPage(Output):
     items: list[TeamOut]
     next_cursor: str | None
 
 
-class AgentOut(Schema):
+class AgentOut(Output):
     id: int
     full_name: str
     email: str
     language: str
 
 
-class AgentPage(Schema):
+class AgentPage(Output):
     items: list[AgentOut]
     next_cursor: str | None
 

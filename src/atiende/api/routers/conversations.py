@@ -17,7 +17,8 @@ from atiende.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, paginate
 from atiende.api.references import (
     agent_in_brand,
     category_in_brand,
-    conversation_for,
+    conversation_output,
+    conversation_outputs_in_order,
     conversation_to_act_on,
     customer_for,
     team_in_brand,
@@ -30,7 +31,7 @@ from atiende.api.schemas import (
     InputBody,
     MessageOut,
     Moment,
-    conversation_out,
+    Output,
     incoming_attachments,
     message_out,
 )
@@ -62,7 +63,7 @@ class ConversationFilters(Schema):
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
 
 
-class ConversationPage(Schema):
+class ConversationPage(Output):
     items: list[ConversationOut]
     next_cursor: str | None
 
@@ -88,7 +89,7 @@ class ConversationPatch(InputBody):
     tags: list[str] | None = Field(None, description="Replaces the tags.")
 
 
-class MessagePage(Schema):
+class MessagePage(Output):
     items: list[MessageOut]
     next_cursor: str | None
 
@@ -181,13 +182,16 @@ def list_conversations(
     ):
         if value is not None:
             rows = rows.filter(**{f"{field}__{lookup}": value})
+    # The page is read as the sort key and id only; its rows' output then in two queries.
     page, next_cursor = paginate(
-        rows.select_related("merged_into").prefetch_related("tags"),
+        rows.select_related(None).only("id", filters.order.lstrip("-")),
         order=filters.order,
         cursor=filters.cursor,
         limit=filters.limit,
     )
-    return ConversationPage(items=[conversation_out(row) for row in page], next_cursor=next_cursor)
+    return ConversationPage(
+        items=conversation_outputs_in_order([row.pk for row in page]), next_cursor=next_cursor
+    )
 
 
 @router.post(
@@ -219,7 +223,7 @@ def create_conversation(
             if payload.team_id is not None
             else None,
         )
-        return 201, conversation_out(conversation_for(caller, conversation.pk))
+        return 201, conversation_output(caller, conversation.pk)
 
     return idempotent(request, idempotency_key, payload, run)
 
@@ -230,7 +234,7 @@ def create_conversation(
     summary="Get a conversation",
 )
 def get_conversation(request: HttpRequest, conversation_id: Id) -> ConversationOut:
-    return conversation_out(conversation_for(caller_of(request), conversation_id))
+    return conversation_output(caller_of(request), conversation_id)
 
 
 @router.patch(
@@ -245,7 +249,7 @@ def update_conversation(
     actor = caller.actor
     given = payload.model_fields_set
     with transaction.atomic():
-        conversation = conversation_for(caller, conversation_id)
+        conversation = conversation_to_act_on(caller, conversation_id)
         brand_id = conversation.brand_id
         if "category_id" in given:
             conversation = actions.categorize_conversation(
@@ -283,7 +287,7 @@ def update_conversation(
             conversation = actions.change_status(
                 conversation=conversation, status=payload.status, actor=actor
             )
-    return conversation_out(conversation_for(caller, conversation_id))
+    return conversation_output(caller, conversation_id)
 
 
 @router.get(
@@ -385,7 +389,7 @@ def merge(
         target = actions.merge_conversations(
             source=source, target=_merge_target(caller, source, payload.into), actor=caller.actor
         )
-        return 200, conversation_out(conversation_for(caller, target.pk))
+        return 200, conversation_output(caller, target.pk)
 
     return idempotent(request, idempotency_key, payload, run)
 
@@ -406,7 +410,7 @@ def unmerge(
         source = actions.undo_merge(
             source=conversation_to_act_on(caller, conversation_id), actor=caller.actor
         )
-        return 200, conversation_out(conversation_for(caller, source.pk))
+        return 200, conversation_output(caller, source.pk)
 
     return idempotent(request, idempotency_key, None, run)
 
@@ -431,6 +435,6 @@ def split(
             actor=caller.actor,
             subject=payload.subject,
         )
-        return 201, conversation_out(conversation_for(caller, split_off.pk))
+        return 201, conversation_output(caller, split_off.pk)
 
     return idempotent(request, idempotency_key, payload, run)

@@ -28,6 +28,7 @@ from atiende.api.schemas import (
     IdentityOut,
     InputBody,
     Moment,
+    Output,
     customer_out,
     identity_out,
 )
@@ -78,7 +79,7 @@ class CustomerPatch(CustomerFields):
     name: str | None = Field(None, max_length=200)
 
 
-class CustomerPage(Schema):
+class CustomerPage(Output):
     items: list[CustomerOut]
     next_cursor: str | None
 
@@ -96,7 +97,7 @@ class CustomerMergeIn(InputBody):
     into: Id = Field(..., description="The id of the customer that survives, of the same brand.")
 
 
-class OrganizationOut(Schema):
+class OrganizationOut(Output):
     id: int
     brand: str
     name: str
@@ -112,7 +113,7 @@ class OrganizationIn(InputBody):
     notes: str = ""
 
 
-class OrganizationPage(Schema):
+class OrganizationPage(Output):
     items: list[OrganizationOut]
     next_cursor: str | None
 

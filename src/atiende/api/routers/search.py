@@ -9,18 +9,19 @@ the cursor pages through that ranking.
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router
 
 from atiende.api.auth import caller_of
 from atiende.api.errors import COMMON_ERRORS, ApiError
 from atiende.api.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from atiende.api.schemas import ConversationOut, conversation_out
+from atiende.api.references import conversation_outputs_in_order
+from atiende.api.schemas import ConversationOut, Output
 from atiende.search.queries import InvalidCursor, search_for
 
 router = Router(tags=["search"])
 
 
-class SearchPage(Schema):
+class SearchPage(Output):
     items: list[ConversationOut]
     next_cursor: str | None
 
@@ -52,6 +53,6 @@ def search_conversations(
     except InvalidCursor:
         raise ApiError(422, "invalid_cursor") from None
     return SearchPage(
-        items=[conversation_out(hit.conversation) for hit in page.hits],
+        items=conversation_outputs_in_order([hit.conversation.pk for hit in page.hits]),
         next_cursor=page.next_after,
     )

@@ -5,19 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router
 
 from atiende.api.auth import caller_of
 from atiende.api.errors import COMMON_ERRORS
 from atiende.api.references import conversation_for
-from atiende.api.schemas import Id
+from atiende.api.schemas import Id, Output
 from atiende.sla.models import Metric
 from atiende.sla.queries import timers_of, why_this_policy
 
 router = Router(tags=["service levels"])
 
 
-class TimerOut(Schema):
+class TimerOut(Output):
     metric: str
     cycle: int
     state: str
@@ -31,7 +31,7 @@ class TimerOut(Schema):
     explanation: str
 
 
-class PolicyExplanation(Schema):
+class PolicyExplanation(Output):
     policy_id: int
     policy: str
     chain: list[str]
@@ -39,7 +39,7 @@ class PolicyExplanation(Schema):
     lines: list[str]
 
 
-class SlaStateOut(Schema):
+class SlaStateOut(Output):
     conversation_id: int
     timers: list[TimerOut]
     policy: PolicyExplanation | None
