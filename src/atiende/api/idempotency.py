@@ -18,7 +18,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Header, Schema, Status
+from ninja import Header, Status
+from pydantic import BaseModel
 
 from atiende.api.auth import caller_of
 from atiende.api.errors import ApiError
@@ -39,7 +40,7 @@ IDEMPOTENCY_KEY_HEADER = Header(
 
 
 def _request_hash(request: HttpRequest, payload: Any) -> str:
-    plain = payload.model_dump(mode="json") if isinstance(payload, Schema) else payload
+    plain = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
     text = json.dumps(
         [request.method, request.path, plain], sort_keys=True, separators=(",", ":"), default=str
     )
@@ -56,7 +57,7 @@ def idempotent(
     request: HttpRequest,
     key: str | None,
     payload: Any,
-    run: Callable[[], tuple[int, Schema]],
+    run: Callable[[], tuple[int, BaseModel]],
 ) -> Status:
     """Run ``run`` once per (token, key) and answer every repeat with its stored reply.
 
