@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -70,6 +70,20 @@ def _next_numbers(brand: Brand, count: int = 1) -> range:
     The counter row is locked until the transaction ends, so two processes numbering at once
     queue here instead of handing out the same number.
     """
+    # One statement in the usual case: the UPDATE takes the row lock and says what it wrote
+    # (RETURNING: SQLite 3.35+, PostgreSQL). Its SQL is written out because the ORM's update
+    # cannot return values.
+    table = ConversationCounter._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_number = last_number + %s WHERE brand_id = %s "  # noqa: S608
+            "RETURNING last_number",
+            [count, brand.pk],
+        )
+        row = cursor.fetchone()
+    if row is not None:
+        return range(row[0] - count + 1, row[0] + 1)
+    # The brand's first conversation: its counter row is made here.
     counter, _created = ConversationCounter.objects.select_for_update().get_or_create(brand=brand)
     first = counter.last_number + 1
     counter.last_number += count
@@ -203,9 +217,16 @@ MAX_MERGE_HOPS = 10
 def _locked_survivor(conversation: Conversation) -> Conversation:
     """The conversation that ``conversation``'s merges, if any, ended in, under a row lock.
 
-    The pointers are read before any lock is taken, so the usual case locks the survivor alone;
-    a merge that lands in between is seen under the lock and followed too.
+    The caller's copy says whether it was merged. Not merged (the usual case, every customer
+    reply): it is locked at once, one statement. Merged: the pointers are read before any lock is
+    taken, so only the survivor is locked. Either way a merge that lands in between is seen under
+    the lock and followed too.
     """
+    if conversation.merged_into_id is None:
+        locked = _locked(conversation)
+        if locked.merged_into_id is None:
+            return locked
+        conversation = Conversation(pk=locked.merged_into_id)
     for _hop in range(MAX_MERGE_HOPS):
         pointer = Conversation.objects.filter(pk=conversation.pk).values_list(
             "merged_into_id", flat=True
@@ -264,6 +285,46 @@ def start_conversation(
     ``direction`` INBOUND records what the customer sent (by a channel, or logged by an agent,
     e.g. a phone call); OUTBOUND is an agent reaching out first.
     """
+    conversation, _message = _start_conversation(
+        brand=brand,
+        customer=customer,
+        channel=channel,
+        actor=actor,
+        subject=subject,
+        body_text=body_text,
+        body_html=body_html,
+        attachments=attachments,
+        direction=direction,
+        priority=priority,
+        language=language,
+        team=team,
+        external_id=external_id,
+        follow_up_of=follow_up_of,
+        created_at=created_at,
+        quoted_text=quoted_text,
+    )
+    return conversation
+
+
+def _start_conversation(
+    *,
+    brand: Brand,
+    customer: Customer,
+    channel: str,
+    actor: Actor,
+    subject: str = "",
+    body_text: str = "",
+    body_html: str = "",
+    attachments: Sequence[IncomingAttachment] = (),
+    direction: str = Direction.INBOUND,
+    priority: str = Priority.NORMAL,
+    language: str = "",
+    team: Team | None = None,
+    external_id: str = "",
+    follow_up_of: Conversation | None = None,
+    created_at: datetime | None = None,
+    quoted_text: str = "",
+) -> tuple[Conversation, Message]:
     require(actor, Capability.WORK_CONVERSATIONS, brand.pk)
     if customer.brand_id != brand.pk:
         raise ValidationError(_("The customer belongs to another brand."), code="wrong_brand")
@@ -277,6 +338,11 @@ def start_conversation(
     _check_attachments(attachments)
     at = created_at or timezone.now()
     (number,) = _next_numbers(brand)
+    # The first message's preview is known before either row is written: the conversation is
+    # inserted with it instead of updated after the message (one statement fewer).
+    preview = preview_line(_body(body_text, body_html)[0])
+    if not preview and attachments:
+        preview = safe_filename(attachments[0].filename)
     conversation = Conversation.objects.create(
         brand=brand,
         number=number,
@@ -290,6 +356,7 @@ def start_conversation(
         created_at=at,
         updated_at=at,
         last_message_at=at,
+        last_message_preview=preview,
         status=lifecycle.Status.NEW if direction == Direction.INBOUND else lifecycle.Status.OPEN,
     )
     author_kind = AuthorKind.CUSTOMER if direction == Direction.INBOUND else AuthorKind.AGENT
@@ -308,7 +375,6 @@ def start_conversation(
         created_at=at,
         quoted_text=quoted_text,
     )
-    _touch(conversation, message)
     payload: dict[str, Any] = {"message": message.pk, "channel": channel}
     if follow_up_of is not None:
         payload["follow_up_of"] = follow_up_of.pk
@@ -316,7 +382,12 @@ def start_conversation(
         conversation, ConversationEventType.CREATED, actor=actor, payload=payload
     )
     _notify(conversation, "conversation.created", message=message.pk)
-    return conversation
+    return conversation, message
+
+
+# start_conversation, returning the first message as well: for a caller that needs it (an
+# inbound channel recording which message arrived) without reading it back.
+start_conversation_with_message = action(_start_conversation)
 
 
 @action
@@ -344,7 +415,7 @@ def receive_customer_message(
     _check_attachments(attachments)
     target = lifecycle.status_after_customer_message(conversation.status)
     if target is None:
-        follow_up = start_conversation(
+        _follow_up, first_message = start_conversation_with_message(
             brand=conversation.brand,
             customer=conversation.customer,
             channel=channel,
@@ -361,7 +432,7 @@ def receive_customer_message(
             created_at=created_at,
             quoted_text=quoted_text,
         )
-        return follow_up.messages.get()
+        return first_message
     at = created_at or timezone.now()
     message = _add_message(
         conversation,

@@ -7,12 +7,19 @@ layer when several processes must share events) stays behind this function.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
+
+Notice = tuple[str, dict[str, Any], list[str]]
+
+# Notices whose transaction committed inside collect_notices(), waiting to be sent together.
+_collected: ContextVar[list[Notice] | None] = ContextVar("atiende_realtime_collected", default=None)
 
 
 def notify_on_commit(kind: str, data: dict[str, Any], audience: Iterable[str]) -> None:
@@ -21,20 +28,55 @@ def notify_on_commit(kind: str, data: dict[str, Any], audience: Iterable[str]) -
     Nothing is sent for a rolled-back change. A failing transport is logged, never raised: the
     change is already committed and clients resynchronise on their next load.
     """
-    groups = list(audience)
+    notice: Notice = (kind, data, list(audience))
 
     def send() -> None:
-        try:
-            from asgiref.sync import async_to_sync
-            from channels.layers import get_channel_layer
+        collected = _collected.get()
+        if collected is not None:
+            collected.append(notice)
+        else:
+            _send([notice])
 
-            layer = get_channel_layer()
-            if layer is None:
-                return
-            message = {"type": "atiende.event", "kind": kind, "data": data}
-            for group in groups:
-                async_to_sync(layer.group_send)(group, message)
-        except Exception:
-            logger.exception("real-time notice %s to %s was not delivered", kind, groups)
-
+    # Registered per notice, so a savepoint that rolls back takes its notices with it.
     transaction.on_commit(send)
+
+
+@contextmanager
+def collect_notices() -> Iterator[None]:
+    """Send the notices of every transaction committed inside this block together, at its end.
+
+    For a worker committing many changes at once (a batch of inbound messages): one hop into the
+    channel layer's event loop for all of them instead of one per notice. Notices of a
+    transaction that rolled back were never collected (their on-commit callbacks did not run).
+    """
+    collected: list[Notice] = []
+    token = _collected.set(collected)
+    try:
+        yield
+    finally:
+        _collected.reset(token)
+        if collected:
+            _send(collected)
+
+
+def _send(notices: list[Notice]) -> None:
+    try:
+        from asgiref.sync import async_to_sync
+        from channels.layers import get_channel_layer
+
+        layer = get_channel_layer()
+        if layer is None:
+            return
+
+        async def send_all() -> None:
+            for kind, data, groups in notices:
+                message = {"type": "atiende.event", "kind": kind, "data": data}
+                for group in groups:
+                    try:
+                        await layer.group_send(group, message)
+                    except Exception:
+                        logger.exception("real-time notice %s to %s was not delivered", kind, group)
+
+        async_to_sync(send_all)()
+    except Exception:
+        logger.exception("%d real-time notices were not delivered", len(notices))

@@ -114,18 +114,20 @@ def _check_identities_free(
                 params={"value": identity.value},
             )
         seen.add(key)
+        # Two columns, not the whole customer: this runs for every new customer (every new
+        # sender of every channel), and only the holder's id and CRN are needed.
         holder = (
             CustomerIdentity.objects.filter(
                 brand=brand, kind=identity.kind, network=identity.network, value=identity.value
             )
-            .select_related("customer")
+            .values_list("customer_id", "customer__crn")
             .first()
         )
-        if holder is not None and holder.customer_id != (owner.pk if owner else None):
+        if holder is not None and holder[0] != (owner.pk if owner else None):
             raise ValidationError(
                 _("%(value)s already belongs to customer %(crn)s."),
                 code="duplicate_identity",
-                params={"value": identity.value, "crn": holder.customer.crn_display},
+                params={"value": identity.value, "crn": crn_scheme.display(holder[1])},
             )
 
 

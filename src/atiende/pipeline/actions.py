@@ -38,6 +38,7 @@ from atiende.accounts.permissions import Actor, require
 from atiende.accounts.roles import Capability
 from atiende.brands.models import Brand
 from atiende.core.actions import action
+from atiende.core.realtime import collect_notices
 from atiende.pipeline import chain
 from atiende.pipeline.models import InboundMessage, InboundOutcome, InboundStatus, ServiceChain
 
@@ -68,7 +69,10 @@ def batch_memo(key: Any, compute: Callable[[], T]) -> T:
     """``compute()`` once per batch of :func:`process_inbound_batch`; outside one, every call.
 
     Only for what the chain reads and never writes (a brand's stage order, its acknowledgement
-    settings): a batch is one transaction, so its messages may share what it read once.
+    settings, its SLA policies and webhook subscriptions): a batch is one transaction, so its
+    messages may share what it read once. What the chain does write (customers, conversations,
+    messages) a stage may take from here only as the batch's preparer found it, and only after
+    checking that no earlier message of the batch wrote it (see :func:`note_batch_write`).
     """
     memo = _batch_memo.get()
     if memo is None:
@@ -76,6 +80,29 @@ def batch_memo(key: Any, compute: Callable[[], T]) -> T:
     if key not in memo:
         memo[key] = compute()
     return memo[key]
+
+
+def in_batch() -> bool:
+    return _batch_memo.get() is not None
+
+
+def note_batch_write(key: Any) -> None:
+    """Remember, for the rest of the batch, that a row named by ``key`` was written.
+
+    Kept even when the message that wrote it rolls back to its savepoint: a key here only makes
+    a stage ask the database instead of trusting what the preparer read before the batch began.
+    """
+    memo = _batch_memo.get()
+    if memo is not None:
+        memo.setdefault(_WRITTEN, set()).add(key)
+
+
+def written_in_batch(key: Any) -> bool:
+    memo = _batch_memo.get()
+    return memo is not None and key in memo.get(_WRITTEN, ())
+
+
+_WRITTEN = ("pipeline", "written in this batch")
 
 
 class StageFailed(Exception):
@@ -274,7 +301,9 @@ def process_inbound_batch(
     size = max(1, batch_size)
     processed: list[InboundMessage] = []
     for start in range(0, len(ordered), size):
-        processed.extend(_run_batch(ordered[start : start + size]))
+        # The batch's real-time notices go out together once it has committed.
+        with collect_notices():
+            processed.extend(_run_batch(ordered[start : start + size]))
     return processed
 
 
@@ -290,6 +319,7 @@ def _run_batch(inbound_ids: list[int]) -> list[InboundMessage]:
             .exclude(status=InboundStatus.DONE)
             .order_by("pk")
         )
+        _prepare(rows)
         processed = []
         for inbound in rows:
             try:
@@ -304,6 +334,24 @@ def _run_batch(inbound_ids: list[int]) -> list[InboundMessage]:
         return processed
     finally:
         _batch_memo.reset(token)
+
+
+def _prepare(rows: list[InboundMessage]) -> None:
+    """Let each channel read what its stages will ask about the whole batch, in a few queries."""
+    by_channel: dict[str, list[InboundMessage]] = {}
+    for inbound in rows:
+        by_channel.setdefault(inbound.channel, []).append(inbound)
+    for channel, channel_rows in by_channel.items():
+        preparer = chain.batch_preparer(channel)
+        if preparer is None:
+            continue
+        try:
+            # A savepoint: on PostgreSQL a failed statement would otherwise abort the batch.
+            with transaction.atomic():
+                preparer(channel_rows)
+        except Exception:
+            # Only lost speed: the stages look each message up on their own.
+            logger.exception("preparing a batch of %s messages failed", channel)
 
 
 def queue_inbound_batch(inbound_ids: Iterable[int]) -> None:

@@ -75,12 +75,20 @@ class Stage:
     description: str = ""
 
 
+# Reads a batch's rows of one channel before its first message runs, to answer many messages'
+# lookups with a few set-based queries (see process_inbound_batch). It may only read; what it
+# finds it leaves in the batch's memo for the channel's stages, which must give the same result
+# without it (a preparer that fails is logged and the stages query one message at a time).
+BatchPreparer = Callable[[Sequence[Any]], None]
+
+
 class ChainError(ValueError):
     """A chain that cannot run: an unknown stage, a repeat, or a stage before what it needs."""
 
 
 _stages: dict[str, Stage] = {}
 _default_orders: dict[str, tuple[str, ...]] = {}
+_batch_preparers: dict[str, BatchPreparer] = {}
 
 
 def register_stage(stage: Stage) -> None:
@@ -93,6 +101,14 @@ def register_stage(stage: Stage) -> None:
 def set_default_order(channel: str, names: Sequence[str]) -> None:
     validate(channel, names)
     _default_orders[channel] = tuple(names)
+
+
+def set_batch_preparer(channel: str, preparer: BatchPreparer) -> None:
+    _batch_preparers[channel] = preparer
+
+
+def batch_preparer(channel: str) -> BatchPreparer | None:
+    return _batch_preparers.get(channel)
 
 
 def stage(name: str) -> Stage:

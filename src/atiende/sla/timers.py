@@ -30,6 +30,7 @@ from django.utils import timezone
 from atiende.conversations.models import Conversation, ConversationEvent, Message
 from atiende.core.actors import system_actor
 from atiende.core.realtime import notify_on_commit
+from atiende.pipeline.actions import batch_memo
 from atiende.sla.calendar import WEEKDAYS, BusinessCalendar
 from atiende.sla.models import Metric, Policy, SlaEvent, SlaTimer, TimerState
 from atiende.sla.policies import Resolution, brand_policies, resolve
@@ -184,7 +185,9 @@ def refresh_timers(
     """
     now = now or timezone.now()
     if policies is None:
-        policies = brand_policies(conversation.brand_id)
+        brand_id = conversation.brand_id
+        # Read once per batch of inbound messages: the service chain never writes policies.
+        policies = batch_memo(("sla_policies", brand_id), lambda: brand_policies(brand_id))
     if not policies:
         return []  # a brand without policies has never had a timer either
     resolution = resolve(conversation, policies)

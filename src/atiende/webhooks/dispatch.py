@@ -21,6 +21,7 @@ from atiende.conversations.events import ConversationEventType
 from atiende.conversations.models import Conversation, ConversationEvent, Direction, Message
 from atiende.customers.events import CustomerEventType
 from atiende.customers.models import CustomerEvent
+from atiende.pipeline.actions import batch_memo
 from atiende.sla.models import SlaEvent
 from atiende.webhooks import actions, registry
 from atiende.webhooks.models import WebhookSubscription
@@ -41,6 +42,11 @@ def receiving_subscriptions(brand_id: int, event_type: str) -> list[WebhookSubsc
 
 
 def _receiving(brand_id: int) -> list[WebhookSubscription]:
+    # Read once per batch of inbound messages: the service chain never writes subscriptions.
+    return batch_memo(("webhook_subscriptions", brand_id), lambda: _read_receiving(brand_id))
+
+
+def _read_receiving(brand_id: int) -> list[WebhookSubscription]:
     return list(
         WebhookSubscription.objects.filter(
             brand_id=brand_id, is_active=True, paused_at__isnull=True

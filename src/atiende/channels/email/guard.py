@@ -8,10 +8,9 @@ writing faster than a person can (an auto-responder answering our answers).
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.utils import timezone
 
+from atiende.channels.email import batch_lookups
 from atiende.channels.email.models import EmailAddress
 from atiende.channels.email.parsing import ParsedMail
 from atiende.conversations.actions import add_internal_note
@@ -24,7 +23,7 @@ from atiende.pipeline.models import InboundOutcome
 
 # More messages than this from one address within the window is a machine, not a person.
 RATE_LIMIT = 20
-RATE_WINDOW = timedelta(minutes=10)
+RATE_WINDOW = batch_lookups.RATE_WINDOW
 
 
 def guard_loops(context: InboundContext) -> None:
@@ -38,8 +37,7 @@ def guard_loops(context: InboundContext) -> None:
         context.finish(InboundOutcome.AUTO_REPLY, mail.automation_reason)
         return
     sender = mail.sender.address if mail.sender else ""
-    # Addresses are stored lower-case (EmailAddress.save): an exact match uses the unique index.
-    if sender and EmailAddress.objects.filter(address=sender.lower()).exists():
+    if sender and _is_own_address(context, sender):
         context.finish(
             InboundOutcome.AUTO_REPLY, f"Sent from our own address {sender}: a mail loop"
         )
@@ -52,18 +50,39 @@ def guard_loops(context: InboundContext) -> None:
         )
 
 
+def _is_own_address(context: InboundContext, sender: str) -> bool:
+    own = batch_lookups.is_own_address(context.brand.pk, sender)
+    if own is not None:
+        return own
+    # Addresses are stored lower-case (EmailAddress.save): an exact match uses the unique index.
+    return EmailAddress.objects.filter(address=sender.lower()).exists()
+
+
 def _writes_too_fast(context: InboundContext, sender: str) -> bool:
-    # All four fields of the unique index, so the lookup is one index search.
-    identity = CustomerIdentity.objects.filter(
-        brand=context.brand, kind="email", network="", value=sender
-    ).first()
-    if identity is None:
+    prepared = batch_lookups.identity_customer(context.brand.pk, sender)
+    if prepared is not None:
+        (customer,) = prepared
+        customer_id = customer.pk if customer is not None else None
+    else:
+        # All four fields of the unique index, so the lookup is one index search.
+        customer_id = (
+            CustomerIdentity.objects.filter(
+                brand=context.brand, kind="email", network="", value=sender
+            )
+            .values_list("customer_id", flat=True)
+            .first()
+        )
+    if customer_id is None:
         return False
+    since = timezone.now() - RATE_WINDOW
+    at_most = batch_lookups.recent_messages_at_most(context.brand.pk, customer_id, since)
+    if at_most is not None and at_most < RATE_LIMIT:
+        return False  # even counting every message the batch added: a person's pace
     recent = Message.objects.filter(
         brand=context.brand,
         channel="email",
-        author_customer_id=identity.customer_id,
-        created_at__gte=timezone.now() - RATE_WINDOW,
+        author_customer_id=customer_id,
+        created_at__gte=since,
     )
     return recent[:RATE_LIMIT].count() >= RATE_LIMIT
 

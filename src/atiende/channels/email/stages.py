@@ -14,6 +14,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from atiende.brands.models import Brand
+from atiende.channels.email import batch_lookups
 from atiende.channels.email.guard import guard_loops
 from atiende.channels.email.parsing import ParsedMail, parse_mail
 from atiende.channels.email.tokens import conversation_id_from_addresses
@@ -26,7 +27,13 @@ from atiende.customers import crn as crn_scheme
 from atiende.customers.actions import IdentityInput, add_customer_identity, create_customer
 from atiende.customers.models import Customer, CustomerIdentity
 from atiende.pipeline.actions import batch_memo
-from atiende.pipeline.chain import InboundContext, Stage, register_stage, set_default_order
+from atiende.pipeline.chain import (
+    InboundContext,
+    Stage,
+    register_stage,
+    set_batch_preparer,
+    set_default_order,
+)
 from atiende.pipeline.models import InboundOutcome, ServiceChain
 
 CHANNEL = "email"
@@ -42,7 +49,9 @@ def _actor(context: InboundContext) -> SystemActor:
 
 
 def parse(context: InboundContext) -> None:
-    mail = parse_mail(context.raw, max_attachment_bytes=settings.ATIENDE_MAX_ATTACHMENT_BYTES)
+    mail = batch_lookups.prepared_mail(context)
+    if mail is None:
+        mail = parse_mail(context.raw, max_attachment_bytes=settings.ATIENDE_MAX_ATTACHMENT_BYTES)
     context.notes.extend(mail.defects)
     context.set(mail=mail)
 
@@ -57,16 +66,17 @@ def deduplicate(context: InboundContext) -> None:
     # external_id) is partial on that condition, and SQLite uses a partial index only when the
     # query states its condition; without it every message of the brand is scanned.
     mail: ParsedMail = context.mail
-    if (
-        mail.message_id
-        and Message.objects.filter(
-            brand=context.brand,
-            channel=CHANNEL,
-            external_id=mail.message_id[:_EXTERNAL_ID_LENGTH],
+    if not mail.message_id:
+        return
+    external_id = mail.message_id[:_EXTERNAL_ID_LENGTH]
+    stored = batch_lookups.message_id_stored(context.brand.pk, external_id)
+    if stored is None:
+        stored = (
+            Message.objects.filter(brand=context.brand, channel=CHANNEL, external_id=external_id)
+            .exclude(external_id="")
+            .exists()
         )
-        .exclude(external_id="")
-        .exists()
-    ):
+    if stored:
         context.finish(InboundOutcome.DUPLICATE, f"Message-ID {mail.message_id} is already stored")
 
 
@@ -76,13 +86,18 @@ def identify_customer(context: InboundContext) -> None:
     if mail.sender is None or not mail.sender.address:
         context.finish(InboundOutcome.REJECTED, "The message has no sender address to answer")
         return
-    identity = (
-        CustomerIdentity.objects.select_related("customer")
-        .filter(brand=context.brand, kind="email", network="", value=mail.sender.address)
-        .first()
-    )
-    if identity is not None:
-        context.set(customer=identity.customer)
+    prepared = batch_lookups.identity_customer(context.brand.pk, mail.sender.address)
+    if prepared is not None:
+        (known,) = prepared
+    else:
+        identity = (
+            CustomerIdentity.objects.select_related("customer")
+            .filter(brand=context.brand, kind="email", network="", value=mail.sender.address)
+            .first()
+        )
+        known = identity.customer if identity is not None else None
+    if known is not None:
+        context.set(customer=known)
         return
     customer = _customer_named_by_crn(context.brand, f"{mail.subject}\n{mail.text[:2000]}")
     address = IdentityInput("email", mail.sender.address)
@@ -128,9 +143,16 @@ def thread(context: InboundContext) -> None:
 
 def _by_headers(context: InboundContext, mail: ParsedMail) -> Conversation | None:
     # The newest references are the ones that matter; a hostile header may list thousands.
-    ids = [*mail.in_reply_to[:10], *mail.references[-50:]]
+    ids = [
+        *mail.in_reply_to[: batch_lookups.IN_REPLY_TO_CONSIDERED],
+        *mail.references[-batch_lookups.REFERENCES_CONSIDERED :],
+    ]
+    ids = [external_id for external_id in ids if external_id]
     if not ids:
         return None
+    prepared = batch_lookups.conversation_for_ids(context.brand.pk, ids)
+    if prepared is not None:
+        return prepared[0]
     known = (
         Message.objects.filter(brand=context.brand, channel=CHANNEL, external_id__in=ids)
         .exclude(external_id="")
@@ -181,7 +203,7 @@ def apply_status(context: InboundContext) -> None:
     external_id = mail.message_id[:_EXTERNAL_ID_LENGTH]
     arrival = _arrival(context, mail)
     if conversation is None:
-        created = conversation_actions.start_conversation(
+        _created, message = conversation_actions.start_conversation_with_message(
             brand=context.brand,
             customer=context.customer,
             subject=mail.subject[:_SUBJECT_LENGTH] or "(no subject)",
@@ -195,7 +217,6 @@ def apply_status(context: InboundContext) -> None:
             external_id=external_id,
             created_at=arrival,
         )
-        message = created.messages.get()
         context.conclude(InboundOutcome.CREATED)
     else:
         message = conversation_actions.receive_customer_message(
@@ -282,3 +303,5 @@ def register_email_stages() -> None:
     for stage in STAGES:
         register_stage(stage)
     set_default_order(CHANNEL, [stage.name for stage in STAGES])
+    set_batch_preparer(CHANNEL, batch_lookups.prepare_batch)
+    batch_lookups.connect_batch_receivers()

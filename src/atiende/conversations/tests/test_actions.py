@@ -67,6 +67,13 @@ def _run_import(ctx):
 
 ACTION_RUNS = {
     "start_conversation": _run_start,
+    "start_conversation_with_message": lambda ctx: actions.start_conversation_with_message(
+        brand=ctx["brand"],
+        customer=ctx["customer"],
+        channel="phone",
+        actor=ctx["agent"],
+        body_text="Llamada: sigue sin señal",
+    ),
     "receive_customer_message": lambda ctx: actions.receive_customer_message(
         conversation=ctx["conversation"],
         channel="email",
@@ -456,3 +463,28 @@ def test_import_refuses_an_assignee_or_team_from_outside_the_brand(
         with pytest.raises(ValidationError):
             actions.import_conversations(brand=ctx["brand"], conversations=[item], actor=system)
     assert Conversation.objects.count() == 1
+
+
+def test_a_new_conversation_is_numbered_in_turn_and_previews_its_first_message(ctx):
+    by_text, first = actions.start_conversation_with_message(
+        brand=ctx["brand"],
+        customer=ctx["customer"],
+        channel="email",
+        actor=ctx["system"],
+        body_html="<p>Hola, <b>¿dónde</b> está mi pedido?</p>",
+    )
+    by_file = actions.start_conversation(
+        brand=ctx["brand"],
+        customer=ctx["customer"],
+        channel="email",
+        actor=ctx["system"],
+        attachments=[IncomingAttachment("../factura.pdf", b"%PDF-1.4", "application/pdf")],
+    )
+    assert first.conversation_id == by_text.pk
+    assert list(by_text.messages.all()) == [first]
+    assert by_file.number == by_text.number + 1 == ctx["conversation"].number + 2
+    by_text.refresh_from_db()
+    by_file.refresh_from_db()
+    assert by_text.last_message_preview == "Hola, ¿dónde está mi pedido?"
+    assert by_file.last_message_preview == "factura.pdf"
+    assert by_text.updated_at == by_text.last_message_at == first.created_at

@@ -3,6 +3,7 @@ each message's outcome the same as when processed on its own."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -175,3 +176,47 @@ def test_a_brand_whose_stored_chain_no_longer_validates_fails_alone(brand, other
         "Octavio": (InboundStatus.DONE, InboundOutcome.REJECTED),
     }
     assert "batch_removed" in InboundMessage.objects.get(pk=theirs).error
+
+
+def test_a_channel_prepares_its_batch_once_before_the_first_message(brand, monkeypatch):
+    seen: list[list[int]] = []
+
+    def prepare(rows: Any) -> None:
+        seen.append([row.pk for row in rows])
+        actions.batch_memo(("names", CHANNEL), lambda: {bytes(row.raw).decode() for row in rows})
+
+    read_names: list[bool] = []
+
+    def deliver_knowing(context: chain.InboundContext) -> None:
+        names: set[str] = actions.batch_memo(("names", CHANNEL), set)
+        read_names.append(context.text in names)
+        context.conclude(InboundOutcome.CREATED)
+
+    monkeypatch.setitem(chain._batch_preparers, CHANNEL, prepare)
+    monkeypatch.setitem(
+        chain._stages,
+        "batch_deliver",
+        dataclasses.replace(chain.stage("batch_deliver"), run=deliver_knowing),
+    )
+    ids = store(brand, "Ana", "Berta", "Carmen")
+    actions.process_inbound_batch(ids, batch_size=2)
+    assert seen == [sorted(ids)[:2], sorted(ids)[2:]]
+    assert read_names == [True, True, True]
+
+
+def test_a_failing_preparer_costs_speed_only(brand, monkeypatch):
+    def broken(rows: Any) -> None:
+        # A failed statement: on PostgreSQL it must not abort the batch's transaction.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM no_such_table")
+
+    monkeypatch.setitem(chain._batch_preparers, CHANNEL, broken)
+    ids = store(brand, "Ana", "Berta")
+    actions.process_inbound_batch(ids)
+    assert set(statuses().values()) == {(InboundStatus.DONE, InboundOutcome.CREATED)}
+
+
+def test_a_write_noted_in_a_batch_is_forgotten_with_it():
+    assert not actions.in_batch()
+    actions.note_batch_write(("customer", 1))  # outside a batch: nothing to remember
+    assert not actions.written_in_batch(("customer", 1))

@@ -1,0 +1,308 @@
+"""What the email stages look up, read for a whole batch of inbound messages at once.
+
+One message at a time, the stages ask the database a handful of small questions each: is this
+Message-ID stored already, which message do its In-Reply-To/References name, is the sender one of
+our own addresses, whose identity is it and how much did they write lately. Each question costs
+more to build in the ORM than to answer. :func:`prepare_batch` parses the batch's messages and asks
+each question once for all of them (a few set-based queries); the stages then take the answers
+from here.
+
+An answer is as the database was when the batch began, and a batch writes as it goes: an earlier
+message of the same batch may create the identity, the message or the conversation a later one
+asks about, or change it. So every row the chain writes during a batch is noted (post_save
+receivers, below) and a stage trusts a prepared answer only for rows no message of the batch has
+written, asking the database otherwise, exactly as it would without a batch. A key noted stays
+noted when its message rolls back: that costs a query, never a wrong answer.
+
+Writes are seen through ``post_save``, so through ``save()`` and ``create()``: what the chain's
+actions use. A bulk ``QuerySet.update()`` (merges and splits move rows that way) is not seen by
+itself; those actions also save the conversation or customer they change, which is noted, and an
+answer naming a noted conversation or customer is asked again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS
+from django.db.models import Count
+from django.db.models.signals import post_save
+from django.utils import timezone
+
+from atiende.channels.email.models import EmailAddress
+from atiende.channels.email.parsing import ParsedMail, UnparseableMail, parse_mail
+from atiende.conversations.models import Conversation, Message
+from atiende.customers.models import Customer, CustomerIdentity
+from atiende.pipeline.actions import batch_memo, in_batch, note_batch_write, written_in_batch
+
+CHANNEL = "email"
+EXTERNAL_ID_LENGTH = Message._meta.get_field("external_id").max_length or 512
+# Of a message's In-Reply-To and References, the ones the thread stage considers (the newest
+# references matter; a hostile header may list thousands).
+IN_REPLY_TO_CONSIDERED = 10
+REFERENCES_CONSIDERED = 50
+# Window of the loop guard's rate check (kept in atiende.channels.email.guard, imported there).
+RATE_WINDOW = timedelta(minutes=10)
+# Values per IN (...) list: well under SQLite's limit on bound parameters.
+_CHUNK = 500
+
+_CONVERSATION_FIELDS = [f.attname for f in Conversation._meta.concrete_fields]
+_CUSTOMER_FIELDS = [f.attname for f in Customer._meta.concrete_fields]
+
+
+@dataclass
+class Prepared:
+    """The answers for one brand's messages of a batch, as the database was when it began."""
+
+    # Parsed mail by inbound row id (parsing is pure: the parse stage takes it from here).
+    mails: dict[int, ParsedMail] = field(default_factory=dict)
+    # Message-IDs asked about, and of those the stored ones: (created_at, message id, conversation).
+    asked_ids: set[str] = field(default_factory=set)
+    stored_ids: dict[str, tuple[datetime, int, tuple[Any, ...]]] = field(default_factory=dict)
+    # Sender addresses asked about (as written, and lower-case for our own addresses).
+    asked_senders: set[str] = field(default_factory=set)
+    own_addresses: set[str] = field(default_factory=set)
+    # Sender address → (customer id, the customer's row).
+    identities: dict[str, tuple[int, tuple[Any, ...]]] = field(default_factory=dict)
+    # Messages each of those customers wrote by email since ``recent_since``.
+    recent_since: datetime | None = None
+    recent: dict[int, int] = field(default_factory=dict)
+    counted_customers: set[int] = field(default_factory=set)
+
+
+def _memo_key(brand_id: int) -> tuple[str, int]:
+    return ("email prepared lookups", brand_id)
+
+
+def _store_prepared(brand_id: int, prepared: Prepared) -> None:
+    batch_memo(_memo_key(brand_id), lambda: prepared)
+
+
+def prepared_for(brand_id: int) -> Prepared | None:
+    return batch_memo(_memo_key(brand_id), lambda: None) if in_batch() else None
+
+
+def prepare_batch(rows: Sequence[Any]) -> None:
+    """The batch preparer of the email channel (see atiende.pipeline.chain.BatchPreparer)."""
+    by_brand: dict[int, list[Any]] = {}
+    for inbound in rows:
+        by_brand.setdefault(inbound.brand_id, []).append(inbound)
+    for brand_id, brand_rows in by_brand.items():
+        prepared = _prepare_brand(brand_id, brand_rows)
+        # Stored only once complete: a failure above leaves the stages to query on their own.
+        _store_prepared(brand_id, prepared)
+
+
+def _prepare_brand(brand_id: int, rows: Sequence[Any]) -> Prepared:
+    prepared = Prepared()
+    for inbound in rows:
+        try:
+            prepared.mails[inbound.pk] = parse_mail(
+                bytes(inbound.raw), max_attachment_bytes=settings.ATIENDE_MAX_ATTACHMENT_BYTES
+            )
+        except UnparseableMail:
+            continue  # the parse stage meets it again, in that message's own savepoint
+    for mail in prepared.mails.values():
+        if mail.message_id:
+            prepared.asked_ids.add(mail.message_id[:EXTERNAL_ID_LENGTH])
+        prepared.asked_ids.update(mail.in_reply_to[:IN_REPLY_TO_CONSIDERED])
+        prepared.asked_ids.update(mail.references[-REFERENCES_CONSIDERED:])
+        if mail.sender is not None and mail.sender.address:
+            prepared.asked_senders.add(mail.sender.address)
+    prepared.asked_ids.discard("")
+    _read_stored_ids(brand_id, prepared)
+    _read_senders(brand_id, prepared)
+    return prepared
+
+
+def _chunks(values: set[str]) -> list[list[str]]:
+    ordered = sorted(values)
+    return [ordered[start : start + _CHUNK] for start in range(0, len(ordered), _CHUNK)]
+
+
+def _read_stored_ids(brand_id: int, prepared: Prepared) -> None:
+    columns = [f"conversation__{name}" for name in _CONVERSATION_FIELDS]
+    for chunk in _chunks(prepared.asked_ids):
+        # ``external_id <> ''`` lets SQLite use the partial unique index (see the stages).
+        rows = (
+            Message.objects.filter(brand_id=brand_id, channel=CHANNEL, external_id__in=chunk)
+            .exclude(external_id="")
+            .order_by()
+            .values_list("external_id", "created_at", "pk", *columns)
+        )
+        for external_id, created_at, pk, *conversation in rows:
+            prepared.stored_ids[external_id] = (created_at, pk, tuple(conversation))
+
+
+def _read_senders(brand_id: int, prepared: Prepared) -> None:
+    lowered = {address.lower() for address in prepared.asked_senders}
+    for chunk in _chunks(lowered):
+        prepared.own_addresses.update(
+            EmailAddress.objects.filter(address__in=chunk)
+            .order_by()
+            .values_list("address", flat=True)
+        )
+    columns = [f"customer__{name}" for name in _CUSTOMER_FIELDS]
+    for chunk in _chunks(prepared.asked_senders):
+        rows = (
+            CustomerIdentity.objects.filter(
+                brand_id=brand_id, kind="email", network="", value__in=chunk
+            )
+            .order_by()
+            .values_list("value", "customer_id", *columns)
+        )
+        for value, customer_id, *customer in rows:
+            prepared.identities[value] = (customer_id, tuple(customer))
+    # Counted from the start of the window as it is now: a later check's window starts later,
+    # so this count (plus what the batch adds) is never below the one it would find.
+    prepared.recent_since = timezone.now() - RATE_WINDOW
+    customer_ids = sorted({customer_id for customer_id, _row in prepared.identities.values()})
+    prepared.counted_customers = set(customer_ids)
+    for start in range(0, len(customer_ids), _CHUNK):
+        counts = (
+            Message.objects.filter(
+                brand_id=brand_id,
+                channel=CHANNEL,
+                author_customer_id__in=customer_ids[start : start + _CHUNK],
+                created_at__gte=prepared.recent_since,
+            )
+            .order_by()
+            .values_list("author_customer_id")
+            .annotate(count=Count("pk"))
+        )
+        prepared.recent.update(dict(counts))
+
+
+# --- answers, each None when the database must be asked ------------------------------------
+
+
+def prepared_mail(context: Any) -> ParsedMail | None:
+    prepared = prepared_for(context.brand.pk)
+    return None if prepared is None else prepared.mails.pop(context.inbound.pk, None)
+
+
+def message_id_stored(brand_id: int, external_id: str) -> bool | None:
+    prepared = prepared_for(brand_id)
+    if (
+        prepared is None
+        or external_id not in prepared.asked_ids
+        or written_in_batch(("message", brand_id, external_id))
+    ):
+        return None
+    return external_id in prepared.stored_ids
+
+
+def conversation_for_ids(brand_id: int, ids: Sequence[str]) -> tuple[Conversation | None] | None:
+    """The conversation of the newest stored message among ``ids``, as a 1-tuple; None: ask."""
+    prepared = prepared_for(brand_id)
+    if prepared is None or any(
+        external_id not in prepared.asked_ids
+        or written_in_batch(("message", brand_id, external_id))
+        for external_id in ids
+    ):
+        return None
+    found = [
+        prepared.stored_ids[external_id]
+        for external_id in ids
+        if external_id in prepared.stored_ids
+    ]
+    if not found:
+        return (None,)
+    _created_at, _pk, row = max(found, key=lambda stored: (stored[0], stored[1]))
+    conversation_id = row[_CONVERSATION_FIELDS.index("id")]
+    if written_in_batch(("conversation", conversation_id)):
+        return None
+    return (Conversation.from_db(DEFAULT_DB_ALIAS, _CONVERSATION_FIELDS, row),)
+
+
+def is_own_address(brand_id: int, sender: str) -> bool | None:
+    """``sender`` is one of our addresses (of any brand); None: ask. The chain writes none."""
+    prepared = prepared_for(brand_id)
+    if prepared is None or sender not in prepared.asked_senders:
+        return None
+    return sender.lower() in prepared.own_addresses
+
+
+def identity_customer(brand_id: int, sender: str) -> tuple[Customer | None] | None:
+    """The customer whose email identity ``sender`` is, as a 1-tuple (None inside: nobody's);
+    None: ask the database."""
+    prepared = prepared_for(brand_id)
+    if (
+        prepared is None
+        or sender not in prepared.asked_senders
+        or written_in_batch(("identity", brand_id, sender))
+    ):
+        return None
+    known = prepared.identities.get(sender)
+    if known is None:
+        return (None,)
+    customer_id, row = known
+    if written_in_batch(("customer", customer_id)):
+        return None
+    return (Customer.from_db(DEFAULT_DB_ALIAS, _CUSTOMER_FIELDS, row),)
+
+
+def recent_messages_at_most(brand_id: int, customer_id: int, since: datetime) -> int | None:
+    """An upper bound of the customer's email messages since ``since``; None: ask."""
+    prepared = prepared_for(brand_id)
+    if prepared is None or prepared.recent_since is None or since < prepared.recent_since:
+        return None
+    if written_in_batch(("customer created", customer_id)):
+        # Made during the batch (a new sender's first message): nothing of theirs came before.
+        return _authored().get(customer_id, 0)
+    if customer_id not in prepared.counted_customers:
+        return None
+    added = _authored().get(customer_id, 0)
+    return prepared.recent.get(customer_id, 0) + added
+
+
+_AUTHORED = ("email prepared lookups", "messages authored in this batch")
+
+
+def _authored() -> dict[int, int]:
+    """Customer id → messages the batch added with that customer as author."""
+    authored: dict[int, int] = batch_memo(_AUTHORED, dict)
+    return authored
+
+
+# --- noting the batch's writes ------------------------------------------------------------
+
+
+def _message_saved(sender: Any, instance: Message, created: bool, **kwargs: Any) -> None:
+    if not in_batch():
+        return
+    if instance.external_id:
+        note_batch_write(("message", instance.brand_id, instance.external_id))
+    if created and instance.author_customer_id is not None:
+        authored = _authored()
+        authored[instance.author_customer_id] = authored.get(instance.author_customer_id, 0) + 1
+
+
+def _identity_saved(sender: Any, instance: CustomerIdentity, **kwargs: Any) -> None:
+    if in_batch():
+        note_batch_write(("identity", instance.brand_id, instance.value))
+
+
+def _conversation_saved(sender: Any, instance: Conversation, **kwargs: Any) -> None:
+    if in_batch():
+        note_batch_write(("conversation", instance.pk))
+
+
+def _customer_saved(sender: Any, instance: Customer, created: bool, **kwargs: Any) -> None:
+    if in_batch():
+        note_batch_write(("customer", instance.pk))
+        if created:
+            note_batch_write(("customer created", instance.pk))
+
+
+def connect_batch_receivers() -> None:
+    post_save.connect(_message_saved, sender=Message, dispatch_uid="email_batch_message")
+    post_save.connect(_identity_saved, sender=CustomerIdentity, dispatch_uid="email_batch_identity")
+    post_save.connect(
+        _conversation_saved, sender=Conversation, dispatch_uid="email_batch_conversation"
+    )
+    post_save.connect(_customer_saved, sender=Customer, dispatch_uid="email_batch_customer")

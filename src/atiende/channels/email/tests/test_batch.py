@@ -1,0 +1,312 @@
+"""Mail processed in batches gives what it gives one message at a time, even when an earlier
+message of the same batch creates what a later one looks up (its sender, the message it answers),
+while the batch answers most lookups with a few set-based queries read before it began."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from atiende.channels.email import stages
+from atiende.channels.email.guard import RATE_LIMIT
+from atiende.channels.email.intake import receive_email
+from atiende.channels.email.models import EmailAddress
+from atiende.conversations.models import Message
+from atiende.core import realtime
+from atiende.core.actors import system_actor
+from atiende.customers.models import Customer
+from atiende.pipeline.actions import process_inbound, process_inbound_batch, receive_inbound
+from atiende.pipeline.models import InboundMessage, InboundOutcome, InboundStatus
+
+
+def mail(
+    sender: str,
+    message_id: str,
+    *,
+    subject: str = "Mi pedido no ha llegado",
+    in_reply_to: str = "",
+    body: str = "Hola, el pedido no ha llegado todavía.",
+) -> bytes:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = "soporte@tiendasol.test"
+    message["Subject"] = subject
+    message["Date"] = format_datetime(timezone.now())
+    message["Message-ID"] = f"<{message_id}>"
+    if in_reply_to:
+        message["In-Reply-To"] = f"<{in_reply_to}>"
+        message["References"] = f"<{in_reply_to}>"
+    message.set_content(body)
+    return message.as_bytes()
+
+
+def store(brand: Any, raws: list[bytes], source: str = "test") -> list[int]:
+    return [
+        receive_email(brand=brand, raw=raw, source=source, process=False).inbound.pk for raw in raws
+    ]
+
+
+def summary(ids: list[int]) -> list[tuple[str, str, int | None, int | None, int]]:
+    """Each message's fate, with conversations and customers numbered in order of appearance,
+    so two brands' results compare."""
+    conversations: dict[int, int] = {}
+    customers: dict[int, int] = {}
+    rows = InboundMessage.objects.filter(pk__in=ids).select_related("conversation").order_by("pk")
+    result = []
+    for row in rows:
+        conversation = row.conversation
+        number = customer = None
+        count = 0
+        if conversation is not None:
+            number = conversations.setdefault(conversation.pk, len(conversations))
+            customer = customers.setdefault(conversation.customer_id, len(customers))
+            count = Message.objects.filter(conversation=conversation).count()
+        result.append((row.status, row.outcome, number, customer, count))
+    return result
+
+
+def one_by_one_and_batched(
+    brand: Any, other_brand: Any, raws: list[bytes], batch_size: int = 100
+) -> tuple[list[Any], list[Any]]:
+    """The same mail processed one message at a time in ``brand`` and in batches in
+    ``other_brand`` (a Message-ID is unique per brand, so both can hold the same mail)."""
+    alone = store(brand, raws)
+    for inbound_id in alone:
+        process_inbound(inbound_id)
+    batched = store(other_brand, raws)
+    process_inbound_batch(batched, batch_size=batch_size)
+    return summary(alone), summary(batched)
+
+
+@pytest.fixture
+def support_addresses(brand: Any, other_brand: Any) -> None:
+    EmailAddress.objects.create(brand=brand, address="soporte@tiendasol.test", is_default=True)
+    EmailAddress.objects.create(brand=other_brand, address="soporte@telco.test", is_default=True)
+
+
+def test_a_reply_to_a_message_of_the_same_batch_joins_its_conversation(
+    brand, other_brand, support_addresses
+):
+    raws = [
+        mail("Ana <ana@example.com>", "a1@example.com"),
+        mail("Ana <ana@example.com>", "a2@example.com", in_reply_to="a1@example.com"),
+        mail("Berta <berta@example.com>", "b1@example.com", in_reply_to="a2@example.com"),
+    ]
+    alone, batched = one_by_one_and_batched(brand, other_brand, raws)
+    assert batched == alone
+    # Any sender who names a stored message joins its conversation (unguessable ids).
+    assert [outcome for _status, outcome, *_rest in batched] == [
+        InboundOutcome.CREATED,
+        InboundOutcome.APPENDED,
+        InboundOutcome.APPENDED,
+    ]
+    assert {number for _s, _o, number, _c, _n in batched} == {0}
+
+
+def test_two_messages_from_one_new_sender_in_a_batch_make_one_customer(
+    brand, other_brand, support_addresses
+):
+    raws = [
+        mail("Carmen <carmen@example.com>", "c1@example.com"),
+        mail("Carmen <carmen@example.com>", "c2@example.com", subject="Otra cosa"),
+        mail("Dora <dora@example.com>", "d1@example.com"),
+    ]
+    alone, batched = one_by_one_and_batched(brand, other_brand, raws)
+    assert batched == alone
+    assert [customer for *_rest, customer, _n in batched] == [0, 0, 1]
+    assert Customer.objects.filter(brand=other_brand).count() == 2
+
+
+def test_the_same_message_id_twice_in_a_batch_is_stored_once(brand, support_addresses):
+    raw = mail("Ana <ana@example.com>", "same@example.com")
+    # Two deliveries the inbound key cannot tell apart (two mailboxes' own ids).
+    ids = [
+        receive_inbound(
+            brand=brand,
+            channel="email",
+            raw=raw,
+            dedupe_key=f"mailbox-{number}:1",
+            actor=system_actor("channel:email"),
+            process=False,
+        ).inbound.pk
+        for number in (1, 2)
+    ]
+    process_inbound_batch(ids)
+    outcomes = [row.outcome for row in InboundMessage.objects.filter(pk__in=ids).order_by("pk")]
+    assert outcomes == [InboundOutcome.CREATED, InboundOutcome.DUPLICATE]
+    assert Message.objects.filter(external_id="same@example.com").count() == 1
+
+
+def test_a_sender_writing_too_fast_is_stopped_at_the_same_message_in_a_batch(
+    brand, other_brand, support_addresses
+):
+    before = [
+        mail("Eva <eva@example.com>", f"e{number}@example.com", subject=f"Asunto {number}")
+        for number in range(RATE_LIMIT - 2)
+    ]
+    # Known before the batch begins: the batch's prepared count is what decides.
+    for target in (brand, other_brand):
+        for inbound_id in store(target, before):
+            process_inbound(inbound_id)
+    burst = [
+        mail("Eva <eva@example.com>", f"burst{number}@example.com", subject=f"Más {number}")
+        for number in range(4)
+    ]
+    alone, batched = one_by_one_and_batched(brand, other_brand, burst)
+    assert batched == alone
+    assert [outcome for _status, outcome, *_rest in batched] == [
+        InboundOutcome.CREATED,
+        InboundOutcome.CREATED,
+        InboundOutcome.AUTO_REPLY,
+        InboundOutcome.AUTO_REPLY,
+    ]
+
+
+def test_a_message_rolled_back_in_a_batch_leaves_nothing_for_the_next_one_to_find(
+    brand, support_addresses, monkeypatch
+):
+    start = stages.conversation_actions.start_conversation_with_message
+
+    def failing_once(**kwargs: Any) -> Any:
+        if kwargs["subject"] == "FALLA":
+            raise RuntimeError("the disk is full")
+        return start(**kwargs)
+
+    monkeypatch.setattr(
+        stages.conversation_actions, "start_conversation_with_message", failing_once
+    )
+    ids = store(
+        brand,
+        [
+            mail("Fina <fina@example.com>", "f1@example.com", subject="FALLA"),
+            mail("Fina <fina@example.com>", "f2@example.com", in_reply_to="f1@example.com"),
+        ],
+    )
+    process_inbound_batch(ids)
+    first, second = InboundMessage.objects.filter(pk__in=ids).order_by("pk")
+    assert first.status == InboundStatus.NEEDS_ATTENTION
+    # The customer and message the first one made were rolled back: the reply starts anew.
+    assert (second.status, second.outcome) == (InboundStatus.DONE, InboundOutcome.CREATED)
+    assert Customer.objects.filter(brand=brand).count() == 1
+    assert not Message.objects.filter(external_id="f1@example.com").exists()
+
+
+def test_a_message_answering_an_older_one_is_threaded_from_what_the_batch_read(
+    brand, other_brand, support_addresses
+):
+    first = mail("Gala <gala@example.com>", "g1@example.com")
+    for target in (brand, other_brand):
+        process_inbound(store(target, [first])[0])
+    raws = [
+        mail("Gala <gala@example.com>", "g2@example.com", in_reply_to="g1@example.com"),
+        mail("Gala <gala@example.com>", "g3@example.com", in_reply_to="g2@example.com"),
+        mail("Hugo <hugo@example.com>", "h1@example.com"),
+    ]
+    alone, batched = one_by_one_and_batched(brand, other_brand, raws)
+    assert batched == alone
+    assert [outcome for _status, outcome, *_rest in batched] == [
+        InboundOutcome.APPENDED,
+        InboundOutcome.APPENDED,
+        InboundOutcome.CREATED,
+    ]
+
+
+def test_a_batch_of_known_senders_looks_them_up_in_one_query(brand, support_addresses):
+    senders = [f"cliente{number}@example.com" for number in range(5)]
+    for sender in senders:
+        process_inbound(store(brand, [mail(sender, f"first-{sender}")])[0])
+    ids = store(
+        brand,
+        [mail(sender, f"reply-{sender}", in_reply_to=f"first-{sender}") for sender in senders],
+    )
+    with CaptureQueriesContext(connection) as queries:
+        process_inbound_batch(ids)
+    statements = [query["sql"] for query in queries.captured_queries]
+    selects = [sql for sql in statements if sql.startswith("SELECT")]
+    assert sum('FROM "customers_customeridentity"' in sql for sql in selects) == 1
+    assert sum('FROM "email_channel_emailaddress"' in sql for sql in selects) == 1
+    # Deduplication and threading: one read of the batch's Message-IDs.
+    assert sum('"conversations_message"."external_id" IN' in sql for sql in selects) == 1
+    assert {row.outcome for row in InboundMessage.objects.filter(pk__in=ids)} == {
+        InboundOutcome.APPENDED
+    }
+
+
+def test_a_mail_from_our_own_address_is_a_loop_in_a_batch_too(brand, support_addresses):
+    ids = store(
+        brand,
+        [
+            mail("Soporte <SOPORTE@telco.test>", "loop@example.com"),
+            mail("Ines <ines@example.com>", "i1@example.com"),
+        ],
+    )
+    process_inbound_batch(ids)
+    outcomes = [row.outcome for row in InboundMessage.objects.filter(pk__in=ids).order_by("pk")]
+    assert outcomes == [InboundOutcome.AUTO_REPLY, InboundOutcome.CREATED]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_sends_its_real_time_notices_together_after_commit(
+    brand, support_addresses, monkeypatch
+):
+    sent: list[list[Any]] = []
+    monkeypatch.setattr(realtime, "_send", lambda notices: sent.append(list(notices)))
+    start = stages.conversation_actions.start_conversation_with_message
+
+    def failing(**kwargs: Any) -> Any:
+        if kwargs["subject"] == "FALLA":
+            raise RuntimeError("the disk is full")
+        return start(**kwargs)
+
+    monkeypatch.setattr(stages.conversation_actions, "start_conversation_with_message", failing)
+    ids = store(
+        brand,
+        [
+            mail("Julia <julia@example.com>", "j1@example.com"),
+            mail("Kike <kike@example.com>", "k1@example.com", subject="FALLA"),
+            mail("Luis <luis@example.com>", "l1@example.com"),
+        ],
+    )
+    process_inbound_batch(ids)
+    # One hand-over for the batch; nothing for the message that rolled back.
+    assert len(sent) == 1
+    assert [kind for kind, _data, _groups in sent[0]] == ["conversation.created"] * 2
+    assert all(groups == [f"brand.{brand.pk}"] for _kind, _data, groups in sent[0])
+
+
+def test_mail_dated_long_ago_counts_for_the_rate_as_it_does_alone(
+    brand, other_brand, support_addresses
+):
+    # Imported archives keep their Date: messages outside the window never count.
+    old = format_datetime(timezone.now() - timedelta(days=1))
+    raws = []
+    for number in range(RATE_LIMIT + 2):
+        raw = mail("Lola <lola@example.com>", f"old{number}@example.com", subject=f"A{number}")
+        raws.append(raw.replace(b"Date: ", f"Date: {old}\nX-Old: ".encode(), 1))
+    alone = store(brand, raws, source="import:archive.mbox")
+    for inbound_id in alone:
+        process_inbound(inbound_id)
+    batched = store(other_brand, raws, source="import:archive.mbox")
+    process_inbound_batch(batched)
+    assert summary(batched) == summary(alone)
+    assert {outcome for _status, outcome, *_rest in summary(batched)} == {InboundOutcome.CREATED}
+
+
+def test_a_new_sender_writing_too_fast_within_one_batch_is_stopped_as_one_by_one(
+    brand, other_brand, support_addresses
+):
+    raws = [
+        mail("Nuria <nuria@example.com>", f"n{number}@example.com", subject=f"Asunto {number}")
+        for number in range(RATE_LIMIT + 2)
+    ]
+    alone, batched = one_by_one_and_batched(brand, other_brand, raws)
+    assert batched == alone
+    outcomes = [outcome for _status, outcome, *_rest in batched]
+    assert outcomes == [InboundOutcome.CREATED] * RATE_LIMIT + [InboundOutcome.AUTO_REPLY] * 2
