@@ -369,7 +369,7 @@ PROFILE_PARTS = {
         "conversation_output",
     ),
     "  of which the columns, the tags and the output (conversation_outs)": (
-        "atiende/api/schemas.py",
+        "atiende/api/references.py",
         "conversation_outs",
     ),
     "ninja: validate and render the response": ("ninja/operation.py", "_result_to_response"),

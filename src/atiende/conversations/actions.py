@@ -7,10 +7,11 @@ conversation it changes, and pushes real-time notices only after commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ParamSpec
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -55,6 +56,8 @@ from atiende.conversations.models import (
 from atiende.core.actions import action
 from atiende.core.realtime import notify_on_commit
 from atiende.customers.models import Customer, CustomerIdentity
+
+P = ParamSpec("P")
 
 
 def _check_channel(code: str) -> None:
@@ -261,52 +264,7 @@ def _hand_to_channel(message: Message, outbound: channel_registry.OutboundAdapte
 
 
 @action
-def start_conversation(
-    *,
-    brand: Brand,
-    customer: Customer,
-    channel: str,
-    actor: Actor,
-    subject: str = "",
-    body_text: str = "",
-    body_html: str = "",
-    attachments: Sequence[IncomingAttachment] = (),
-    direction: str = Direction.INBOUND,
-    priority: str = Priority.NORMAL,
-    language: str = "",
-    team: Team | None = None,
-    external_id: str = "",
-    follow_up_of: Conversation | None = None,
-    created_at: datetime | None = None,
-    quoted_text: str = "",
-) -> Conversation:
-    """Open a new case with its first message.
-
-    ``direction`` INBOUND records what the customer sent (by a channel, or logged by an agent,
-    e.g. a phone call); OUTBOUND is an agent reaching out first.
-    """
-    conversation, _message = _start_conversation(
-        brand=brand,
-        customer=customer,
-        channel=channel,
-        actor=actor,
-        subject=subject,
-        body_text=body_text,
-        body_html=body_html,
-        attachments=attachments,
-        direction=direction,
-        priority=priority,
-        language=language,
-        team=team,
-        external_id=external_id,
-        follow_up_of=follow_up_of,
-        created_at=created_at,
-        quoted_text=quoted_text,
-    )
-    return conversation
-
-
-def _start_conversation(
+def start_conversation_with_message(
     *,
     brand: Brand,
     customer: Customer,
@@ -325,6 +283,11 @@ def _start_conversation(
     created_at: datetime | None = None,
     quoted_text: str = "",
 ) -> tuple[Conversation, Message]:
+    """Open a new case with its first message; both are returned.
+
+    ``direction`` INBOUND records what the customer sent (by a channel, or logged by an agent,
+    e.g. a phone call); OUTBOUND is an agent reaching out first.
+    """
     require(actor, Capability.WORK_CONVERSATIONS, brand.pk)
     if customer.brand_id != brand.pk:
         raise ValidationError(_("The customer belongs to another brand."), code="wrong_brand")
@@ -385,9 +348,20 @@ def _start_conversation(
     return conversation, message
 
 
-# start_conversation, returning the first message as well: for a caller that needs it (an
-# inbound channel recording which message arrived) without reading it back.
-start_conversation_with_message = action(_start_conversation)
+def _conversation_only(
+    start: Callable[P, tuple[Conversation, Message]],
+) -> Callable[P, Conversation]:
+    @functools.wraps(start)  # (the same arguments; is_action carried over)
+    def conversation_only(*args: P.args, **kwargs: P.kwargs) -> Conversation:
+        conversation, _message = start(*args, **kwargs)
+        return conversation
+
+    return conversation_only
+
+
+# What most callers want: the new conversation. (A caller that records which message arrived,
+# an inbound channel, takes start_conversation_with_message instead of reading it back.)
+start_conversation = _conversation_only(start_conversation_with_message)
 
 
 @action

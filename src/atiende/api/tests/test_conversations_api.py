@@ -39,6 +39,11 @@ def test_listing_conversations_filters_like_an_inbox(
     assert ids(brand="telco") == []
     assert set(ids(status=["new", "open"])) == {conversation.pk, second.pk}
     assert ids(created_after="2999-01-01T00:00:00Z") == []
+    # A page shows each conversation exactly as its own GET does, newest activity first.
+    page = api.get("/api/v1/conversations").json()["items"]
+    assert [item["id"] for item in page] == [second.pk, conversation.pk]
+    assert page == [api.get(f"/api/v1/conversations/{item['id']}").json() for item in page]
+    assert page[0]["tags"] == ["factura"] and page[0]["assignee"]["id"] == agent.pk
     bad = api.get("/api/v1/conversations", {"status": "lost"})
     assert bad.status_code == 422
     assert bad.json()["code"] == "invalid_request"
@@ -57,7 +62,7 @@ def test_a_list_costs_the_same_queries_for_one_row_or_many(
         )  # fmt: skip
         set_conversation_tags(conversation=conversation, tags=["a", "b"], actor=system)
     api = api_as(agent)
-    # token, last use, roles, the page, its tags
+    # token, last use, roles, the page's keys, its rows, their tags
     with django_assert_max_num_queries(6):
         response = api.get("/api/v1/conversations")
     assert len(response.json()["items"]) == 8

@@ -227,7 +227,22 @@ def is_own_address(brand_id: int, sender: str) -> bool | None:
     return sender.lower() in prepared.own_addresses
 
 
-def identity_customer(brand_id: int, sender: str) -> tuple[Customer | None] | None:
+def sender_customer(brand_id: int, sender: str) -> Customer | None:
+    """The customer whose email identity ``sender`` is, if any: as prepared for the batch when
+    that answer still holds, else from the database (all four fields of the identity's unique
+    index, one index search). The loop guard and the identify stage both ask it."""
+    prepared = _prepared_sender_customer(brand_id, sender)
+    if prepared is not None:
+        return prepared[0]
+    identity = (
+        CustomerIdentity.objects.select_related("customer")
+        .filter(brand_id=brand_id, kind="email", network="", value=sender)
+        .first()
+    )
+    return identity.customer if identity is not None else None
+
+
+def _prepared_sender_customer(brand_id: int, sender: str) -> tuple[Customer | None] | None:
     """The customer whose email identity ``sender`` is, as a 1-tuple (None inside: nobody's);
     None: ask the database."""
     prepared = prepared_for(brand_id)

@@ -59,21 +59,10 @@ def _is_own_address(context: InboundContext, sender: str) -> bool:
 
 
 def _writes_too_fast(context: InboundContext, sender: str) -> bool:
-    prepared = batch_lookups.identity_customer(context.brand.pk, sender)
-    if prepared is not None:
-        (customer,) = prepared
-        customer_id = customer.pk if customer is not None else None
-    else:
-        # All four fields of the unique index, so the lookup is one index search.
-        customer_id = (
-            CustomerIdentity.objects.filter(
-                brand=context.brand, kind="email", network="", value=sender
-            )
-            .values_list("customer_id", flat=True)
-            .first()
-        )
-    if customer_id is None:
+    customer = batch_lookups.sender_customer(context.brand.pk, sender)
+    if customer is None:
         return False
+    customer_id = customer.pk
     since = timezone.now() - RATE_WINDOW
     at_most = batch_lookups.recent_messages_at_most(context.brand.pk, customer_id, since)
     if at_most is not None and at_most < RATE_LIMIT:

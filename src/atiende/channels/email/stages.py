@@ -25,7 +25,7 @@ from atiende.conversations.models import Conversation, Message
 from atiende.core.actors import SystemActor, system_actor
 from atiende.customers import crn as crn_scheme
 from atiende.customers.actions import IdentityInput, add_customer_identity, create_customer
-from atiende.customers.models import Customer, CustomerIdentity
+from atiende.customers.models import Customer
 from atiende.pipeline.actions import batch_memo
 from atiende.pipeline.chain import (
     InboundContext,
@@ -86,16 +86,7 @@ def identify_customer(context: InboundContext) -> None:
     if mail.sender is None or not mail.sender.address:
         context.finish(InboundOutcome.REJECTED, "The message has no sender address to answer")
         return
-    prepared = batch_lookups.identity_customer(context.brand.pk, mail.sender.address)
-    if prepared is not None:
-        (known,) = prepared
-    else:
-        identity = (
-            CustomerIdentity.objects.select_related("customer")
-            .filter(brand=context.brand, kind="email", network="", value=mail.sender.address)
-            .first()
-        )
-        known = identity.customer if identity is not None else None
+    known = batch_lookups.sender_customer(context.brand.pk, mail.sender.address)
     if known is not None:
         context.set(customer=known)
         return
