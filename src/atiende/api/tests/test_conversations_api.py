@@ -43,7 +43,8 @@ def test_listing_conversations_filters_like_an_inbox(
     page = api.get("/api/v1/conversations").json()["items"]
     assert [item["id"] for item in page] == [second.pk, conversation.pk]
     assert page == [api.get(f"/api/v1/conversations/{item['id']}").json() for item in page]
-    assert page[0]["tags"] == ["factura"] and page[0]["assignee"]["id"] == agent.pk
+    assert page[0]["tags"] == ["factura"]
+    assert page[0]["assignee"]["id"] == agent.pk
     bad = api.get("/api/v1/conversations", {"status": "lost"})
     assert bad.status_code == 422
     assert bad.json()["code"] == "invalid_request"
