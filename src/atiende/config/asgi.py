@@ -3,9 +3,10 @@ through Channels.
 
 Every view is synchronous. Django's own ASGI handler runs each request in a thread of its own
 (a new thread, a new database connection, several hops between the event loop and the thread);
-handing HTTP to the WSGI handler on ``HTTP_THREADS`` long-lived threads per process instead lets
-each thread keep its database connection and halves the server's CPU per API request (measured:
-bench/README.md, "API under load"). The event loop still parses HTTP and serves the WebSockets.
+handing HTTP to the WSGI handler on ``HTTP_THREADS`` long-lived threads per process instead
+(core/wsgi_threads.py) lets each thread keep its database connection and costs two hops per
+request (measured: bench/README.md, "API under load"). The event loop still parses HTTP and
+serves the WebSockets.
 
 WebSocket routes are collected from the apps that provide them: the workspace's live connection
 (``web/routing.py``). A path no app routes is refused.
@@ -13,7 +14,6 @@ WebSocket routes are collected from the apps that provide them: the workspace's 
 
 import os
 
-from a2wsgi import WSGIMiddleware
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "atiende.config.settings")
@@ -24,17 +24,17 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from atiende.core.wsgi_threads import WsgiOnThreads  # noqa: E402
 from atiende.web.routing import websocket_urlpatterns as workspace_routes  # noqa: E402
 
 websocket_urlpatterns = [*workspace_routes]
 
 application = ProtocolTypeRouter(
     {
-        # (The stubs type a Django response as HttpResponseBase; it is the iterable of bytes
-        # that WSGI asks for.)
-        "http": WSGIMiddleware(
-            django_application,  # type: ignore[arg-type]
-            workers=settings.HTTP_THREADS,
+        "http": WsgiOnThreads(
+            django_application,
+            threads=settings.HTTP_THREADS,
+            max_body_bytes=settings.HTTP_MAX_BODY_BYTES,
         ),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))

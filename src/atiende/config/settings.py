@@ -216,6 +216,9 @@ ATIENDE_MAX_ATTACHMENT_BYTES = int(
 )
 # A whole inbound message (its attachments encoded) larger than this is refused at the door.
 ATIENDE_MAX_MESSAGE_BYTES = int(os.environ.get("ATIENDE_MAX_MESSAGE_BYTES", str(40 * 1024 * 1024)))
+# The web server refuses (413) a request body larger than the largest thing a request may carry
+# (a raw message, or an attachment in a form), before Django reads it.
+HTTP_MAX_BODY_BYTES = max(ATIENDE_MAX_MESSAGE_BYTES, ATIENDE_MAX_ATTACHMENT_BYTES) + 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
