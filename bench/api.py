@@ -368,10 +368,8 @@ PROFILE_PARTS = {
         "atiende/api/references.py",
         "conversation_output",
     ),
-    "  of which the columns, the tags and the output (conversation_outs)": (
-        "atiende/api/references.py",
-        "conversation_outs",
-    ),
+    "  of which building the output (_outputs)": ("atiende/api/references.py", "_outputs"),
+    "reads compiled once (PreparedRead.rows)": ("atiende/core/prepared.py", "rows"),
     "ninja: validate and render the response": ("ninja/operation.py", "_result_to_response"),
     "SQL: compile (SQLCompiler.as_sql)": ("django/db/models/sql/compiler.py", "as_sql"),
     "SQL: execute (CursorWrapper._execute)": ("django/db/backends/utils.py", "_execute"),

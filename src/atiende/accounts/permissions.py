@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 
 from atiende.accounts.roles import ROLE_CAPABILITIES
 from atiende.core.actors import SystemActor
+from atiende.core.prepared import PreparedRead
 
 if TYPE_CHECKING:
     from atiende.accounts.models import User
@@ -22,15 +23,27 @@ Actor: TypeAlias = "User | SystemActor"
 _CACHE_ATTRIBUTE = "_atiende_brand_roles"
 
 
+def _roles_of(user_id: int) -> Any:
+    from atiende.accounts.models import BrandMembership
+
+    return (
+        BrandMembership.objects.filter(user_id=user_id, brand__is_active=True)
+        .order_by()
+        .values_list("brand_id", "role")
+    )
+
+
+# Read on nearly every request of a staff user: compiled once (core/prepared.py).
+_ROLES = PreparedRead(_roles_of, user_id=int)
+
+
 def brand_roles(user: Any) -> dict[int, str]:
     """{brand id: role} for a staff user, read once per user object (i.e. once per request)."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return {}
     cached = getattr(user, _CACHE_ATTRIBUTE, None)
     if cached is None:
-        cached = dict(
-            user.memberships.filter(brand__is_active=True).values_list("brand_id", "role")
-        )
+        cached = dict(_ROLES.rows(user_id=user.pk))
         setattr(user, _CACHE_ATTRIBUTE, cached)
     return cached
 

@@ -8,6 +8,8 @@ otherwise the input is invalid (422).
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
@@ -24,7 +26,8 @@ from atiende.api.schemas import (
 )
 from atiende.brands.models import Brand
 from atiende.conversations.models import Category, Conversation, ConversationTag
-from atiende.conversations.queries import conversations_visible_to
+from atiende.conversations.queries import conversations_visible_to, visible_brand_ids
+from atiende.core.prepared import PreparedRead
 from atiende.customers import crn as crn_scheme
 from atiende.customers.models import Customer, Organization
 from atiende.customers.queries import customers_visible_to, organizations_visible_to
@@ -93,6 +96,56 @@ def conversation_outs(conversations: QuerySet[Conversation]) -> list[Conversatio
         conversation_id__in=[row[0] for row in rows]
     ).values_list("conversation_id", "tag__name"):
         tags.setdefault(conversation_id, []).append(name)
+    return _outputs(rows, tags)
+
+
+# The GET of one conversation, the API's most frequent request, as statements compiled once
+# (core/prepared.py): its columns within the brands the caller may see (or in any brand), and
+# its tags' names.
+_ONE_IN_BRANDS = PreparedRead(
+    lambda conversation_id, brand_ids: (
+        Conversation.objects.filter(pk=conversation_id, brand_id__in=brand_ids)
+        .order_by()
+        .values_list(*_OUT_COLUMNS)
+    ),
+    conversation_id=int,
+    brand_ids=list,
+)
+_ONE_IN_ANY_BRAND = PreparedRead(
+    lambda conversation_id: (
+        Conversation.objects.filter(pk=conversation_id).order_by().values_list(*_OUT_COLUMNS)
+    ),
+    conversation_id=int,
+)
+_TAGS_OF_ONE = PreparedRead(
+    lambda conversation_id: (
+        ConversationTag.objects.filter(conversation_id=conversation_id)
+        .order_by()
+        .values_list("tag__name")
+    ),
+    conversation_id=int,
+)
+
+
+def conversation_output(caller: Caller, conversation_id: int) -> ConversationOut:
+    """What the API shows of a conversation the caller may see; ``Conversation.DoesNotExist``
+    otherwise. The same scope as ``conversations_visible_to`` limited by the caller's token."""
+    brand_ids = visible_brand_ids(caller.actor)
+    if caller.brand_id is not None:
+        brand_ids = {caller.brand_id} if brand_ids is None else brand_ids & {caller.brand_id}
+    if brand_ids is None:
+        rows = _ONE_IN_ANY_BRAND.rows(conversation_id=conversation_id)
+    elif brand_ids:
+        rows = _ONE_IN_BRANDS.rows(conversation_id=conversation_id, brand_ids=sorted(brand_ids))
+    else:
+        rows = []
+    if not rows:
+        raise Conversation.DoesNotExist
+    tags = [name for (name,) in _TAGS_OF_ONE.rows(conversation_id=conversation_id)]
+    return _outputs(rows, {conversation_id: tags})[0]
+
+
+def _outputs(rows: list[tuple[Any, ...]], tags: dict[int, list[str]]) -> list[ConversationOut]:
     return [
         ConversationOut(
             id=pk,
@@ -156,17 +209,6 @@ def conversation_outs(conversations: QuerySet[Conversation]) -> list[Conversatio
             closed_at,
         ) in rows
     ]
-
-
-def conversation_output(caller: Caller, conversation_id: int) -> ConversationOut:
-    """What the API shows of a conversation the caller may see; ``Conversation.DoesNotExist``
-    otherwise."""
-    found = conversation_outs(
-        caller.limit(conversations_visible_to(caller.actor)).filter(pk=conversation_id).order_by()
-    )
-    if not found:
-        raise Conversation.DoesNotExist
-    return found[0]
 
 
 def conversation_outputs_in_order(ids: list[int]) -> list[ConversationOut]:

@@ -23,6 +23,12 @@ from atiende.conversations.models import (
 )
 
 
+def visible_brand_ids(user: Any) -> set[int] | None:
+    """The brands whose conversations ``user`` may see; ``None``: every brand. For reads that
+    state the scope in SQL of their own (core/prepared.py); others use the querysets below."""
+    return brand_ids_with(user, Capability.VIEW_CONVERSATIONS)
+
+
 def _scoped(
     queryset: QuerySet[Any], user: Any, capability: str = Capability.VIEW_CONVERSATIONS
 ) -> QuerySet[Any]:

@@ -1,0 +1,129 @@
+"""Reads on the hottest paths, written with the ORM and compiled by it once per process.
+
+Building a queryset and compiling it to SQL costs the ORM far more than SQLite takes to run the
+statement: on the API's GET of a conversation, about 40 % of the request (bench/README.md, "API
+under load"). A :class:`PreparedRead` is written as an ordinary ``values_list`` queryset whose
+varying values are named parameters; the first call per database (and per length of each list
+parameter) builds and compiles it with stand-in values, and every later call runs the same SQL
+with the real values, the ORM's converters applied to the rows as the queryset would.
+
+Only for reads that run on nearly every request, stay one shape, and whose parameters the ORM
+passes through untouched (``=``, ``IN``): compilation checks that each stand-in value arrives
+in the statement's parameters as it was given, and refuses the read otherwise.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connections
+from django.db.models import QuerySet
+
+# Stand-in values: numbers and strings no real parameter has.
+_INT_BASE = -(2**62)
+_TEXT_MARK = "\x00prepared-read\x00"
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    # For each statement parameter: (name, index in a list parameter or None), or None with
+    # the constant the ORM put there.
+    slots: tuple[tuple[str, int | None] | None, ...]
+    constants: tuple[Any, ...]
+    converters: tuple[tuple[int, tuple[Callable[..., Any], ...], Any], ...]
+
+
+class PreparedRead:
+    """``build(**parameters)`` returns a ``values_list`` queryset; :meth:`rows` runs it.
+
+    ``parameters`` names each parameter and its kind: ``int``, ``str``, or ``list`` (of ints).
+    """
+
+    def __init__(self, build: Callable[..., QuerySet[Any]], **parameters: type) -> None:
+        for name, kind in parameters.items():
+            if kind not in (int, str, list):
+                raise TypeError(f"parameter {name}: int, str or list, not {kind!r}")
+        self.build = build
+        self.parameters = parameters
+        self._compiled: dict[tuple[Any, ...], _Compiled] = {}
+        self._lock = threading.Lock()
+
+    def rows(self, using: str = "default", **values: Any) -> list[tuple[Any, ...]]:
+        if values.keys() != self.parameters.keys():
+            raise TypeError(f"expected {sorted(self.parameters)}, got {sorted(values)}")
+        connection = connections[using]
+        shape = (
+            using,
+            connection.vendor,
+            connection.settings_dict["NAME"],
+            *(len(values[name]) for name, kind in self.parameters.items() if kind is list),
+        )
+        compiled = self._compiled.get(shape)
+        if compiled is None:
+            with self._lock:
+                compiled = self._compiled.get(shape) or self._compile(using, values)
+                self._compiled[shape] = compiled
+        parameters = [
+            compiled.constants[position]
+            if slot is None
+            else (values[slot[0]] if slot[1] is None else values[slot[0]][slot[1]])
+            for position, slot in enumerate(compiled.slots)
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, parameters)
+            fetched = cursor.fetchall()
+        if not compiled.converters:
+            return [tuple(row) for row in fetched]
+        converted = []
+        for row in fetched:
+            cells = list(row)
+            for position, functions, expression in compiled.converters:
+                value = cells[position]
+                for function in functions:
+                    value = function(value, expression, connection)
+                cells[position] = value
+            converted.append(tuple(cells))
+        return converted
+
+    def _compile(self, using: str, values: dict[str, Any]) -> _Compiled:
+        counter = itertools.count()
+        stand_ins: dict[str, Any] = {}
+        where: dict[Any, tuple[str, int | None]] = {}
+        for name, kind in self.parameters.items():
+            if kind is int:
+                stand_ins[name] = _INT_BASE - next(counter)
+                where[stand_ins[name]] = (name, None)
+            elif kind is str:
+                stand_ins[name] = f"{_TEXT_MARK}{next(counter)}"
+                where[stand_ins[name]] = (name, None)
+            else:
+                stand_ins[name] = [_INT_BASE - next(counter) for _ in values[name]]
+                for index, stand_in in enumerate(stand_ins[name]):
+                    where[stand_in] = (name, index)
+        queryset = self.build(**stand_ins)
+        compiler = queryset.query.get_compiler(using=using)
+        sql, statement_parameters = compiler.as_sql()
+        slots: list[tuple[str, int | None] | None] = []
+        constants: list[Any] = []
+        for parameter in statement_parameters:
+            slot = where.get(parameter) if isinstance(parameter, int | str) else None
+            slots.append(slot)
+            constants.append(None if slot is not None else parameter)
+        missing = set(where.values()) - {slot for slot in slots if slot is not None}
+        if missing:
+            raise ValueError(
+                f"the ORM changed or dropped parameters {sorted(missing)}: not preparable"
+            )
+        fields = [selected[0] for selected in compiler.select[: compiler.col_count]]
+        converters = tuple(
+            (position, tuple(functions), expression)
+            for position, (functions, expression) in compiler.get_converters(fields).items()
+        )
+        return _Compiled(
+            sql=sql, slots=tuple(slots), constants=tuple(constants), converters=converters
+        )

@@ -1,0 +1,84 @@
+"""Reads compiled once (core/prepared.py): the same rows as the queryset they are written as."""
+
+from __future__ import annotations
+
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.db.models.sql.compiler import SQLCompiler
+
+from atiende.conversations.models import Conversation
+from atiende.core.prepared import PreparedRead
+
+pytestmark = pytest.mark.django_db
+
+
+def conversations_of(conversation_id: int, brand_ids: list[int]) -> Any:
+    return (
+        Conversation.objects.filter(pk=conversation_id, brand_id__in=brand_ids)
+        .order_by()
+        .values_list("id", "brand__slug", "subject", "created_at", "customer__crn")
+    )
+
+
+def test_rows_are_the_querysets_rows_with_its_conversions(
+    conversation: Any, other_conversation: Any, brand: Any, other_brand: Any
+) -> None:
+    read = PreparedRead(conversations_of, conversation_id=int, brand_ids=list)
+
+    for conversation_id in (conversation.pk, other_conversation.pk):
+        for brand_ids in ([brand.pk], [other_brand.pk], [brand.pk, other_brand.pk]):
+            expected = list(conversations_of(conversation_id, brand_ids))
+            assert read.rows(conversation_id=conversation_id, brand_ids=brand_ids) == expected
+
+    (row,) = read.rows(conversation_id=conversation.pk, brand_ids=[brand.pk])
+    assert row[3] == conversation.created_at  # an aware datetime, converted as the ORM does
+
+
+def test_each_shape_is_compiled_once(conversation: Any, brand: Any, other_brand: Any) -> None:
+    read = PreparedRead(conversations_of, conversation_id=int, brand_ids=list)
+
+    with mock.patch.object(
+        SQLCompiler, "as_sql", autospec=True, side_effect=SQLCompiler.as_sql
+    ) as compile_sql:
+        for _ in range(3):
+            read.rows(conversation_id=conversation.pk, brand_ids=[brand.pk])
+        assert compile_sql.call_count == 1
+        # A list of another length is another statement.
+        for _ in range(3):
+            read.rows(conversation_id=conversation.pk, brand_ids=[brand.pk, other_brand.pk])
+        assert compile_sql.call_count == 2
+
+
+def test_text_parameters(brand: Any, other_brand: Any) -> None:
+    from atiende.brands.models import Brand
+
+    read = PreparedRead(
+        lambda slug: Brand.objects.filter(slug=slug).values_list("id", "name"), slug=str
+    )
+
+    assert read.rows(slug=brand.slug) == [(brand.pk, brand.name)]
+    assert read.rows(slug=other_brand.slug) == [(other_brand.pk, other_brand.name)]
+    assert read.rows(slug="no-such-brand") == []
+
+
+def test_a_read_whose_parameter_the_orm_rewrites_is_refused(brand: Any) -> None:
+    from atiende.brands.models import Brand
+
+    # A containment lookup wraps the value in wildcards: the statement's parameter is not the
+    # value given, so it cannot be substituted later.
+    read = PreparedRead(
+        lambda text: Brand.objects.filter(name__icontains=text).values_list("id"), text=str
+    )
+
+    with pytest.raises(ValueError, match="not preparable"):
+        read.rows(text="acme")
+
+
+def test_wrong_parameters_are_refused() -> None:
+    with pytest.raises(TypeError):
+        PreparedRead(conversations_of, conversation_id=float)
+    read = PreparedRead(conversations_of, conversation_id=int, brand_ids=list)
+    with pytest.raises(TypeError):
+        read.rows(conversation_id=1)
