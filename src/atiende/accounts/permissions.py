@@ -48,6 +48,12 @@ def brand_roles(user: Any) -> dict[int, str]:
     return cached
 
 
+def remember_brand_roles(user: Any, roles: dict[int, str]) -> None:
+    """Keep ``roles`` ({brand id: role} in active brands) as ``user``'s for this request, when a
+    read of the user's own brought them along (the API token's, one statement for both)."""
+    setattr(user, _CACHE_ATTRIBUTE, dict(roles))
+
+
 def forget_brand_roles(user: Any) -> None:
     """Drop the cached roles after a membership changes."""
     if hasattr(user, _CACHE_ATTRIBUTE):

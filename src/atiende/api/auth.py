@@ -18,6 +18,7 @@ from django.utils import timezone, translation
 from ninja.security import HttpBearer
 
 from atiende.accounts.models import User
+from atiende.accounts.permissions import remember_brand_roles
 from atiende.api.actions import hash_token
 from atiende.api.errors import ApiError
 from atiende.api.models import ApiToken, Scope
@@ -75,8 +76,9 @@ def _caller_for(token: ApiToken) -> Caller:
 
 _TOKEN_FIELDS = ApiToken._meta.concrete_fields
 _USER_FIELDS = User._meta.concrete_fields
-# The token, its user (every column: the user acts in the request) and whether its brand is
-# active, in one statement compiled once (core/prepared.py): every API request starts here.
+# Every API request starts here: the token, its user (every column: the user acts in the
+# request), whether the token's brand is active, and the user's roles (a row per membership),
+# in one statement compiled once (core/prepared.py).
 _TOKEN_BY_HASH = PreparedRead(
     lambda digest: (
         ApiToken.objects.filter(hash=digest)
@@ -85,6 +87,9 @@ _TOKEN_BY_HASH = PreparedRead(
             *(field.name for field in _TOKEN_FIELDS),
             *(f"user__{field.name}" for field in _USER_FIELDS),
             "brand__is_active",
+            "user__memberships__brand_id",
+            "user__memberships__role",
+            "user__memberships__brand__is_active",
         )
     ),
     digest=str,
@@ -92,8 +97,8 @@ _TOKEN_BY_HASH = PreparedRead(
 
 
 def token_with_hash(digest: str) -> tuple[ApiToken, bool] | None:
-    """The token with hash ``digest`` with its user loaded, and whether its brand (if it has
-    one) is active; ``None`` if no token has that hash."""
+    """The token with hash ``digest`` with its user and the user's roles loaded, and whether its
+    brand (if it has one) is active; ``None`` if no token has that hash."""
     rows = _TOKEN_BY_HASH.rows(digest=digest)
     if not rows:
         return None
@@ -102,8 +107,17 @@ def token_with_hash(digest: str) -> tuple[ApiToken, bool] | None:
     user_values = row[len(_TOKEN_FIELDS) : len(_TOKEN_FIELDS) + len(_USER_FIELDS)]
     token = ApiToken.from_db("default", [field.attname for field in _TOKEN_FIELDS], token_values)
     if token.user_id is not None:
-        token.user = User.from_db("default", [field.attname for field in _USER_FIELDS], user_values)
-    brand_is_active = row[-1]
+        user = User.from_db("default", [field.attname for field in _USER_FIELDS], user_values)
+        remember_brand_roles(
+            user,
+            {
+                brand_id: role
+                for *_, brand_id, role, brand_active in rows
+                if brand_id is not None and brand_active
+            },
+        )
+        token.user = user
+    brand_is_active = row[-4]
     return token, brand_is_active is not False
 
 

@@ -99,29 +99,23 @@ def conversation_outs(conversations: QuerySet[Conversation]) -> list[Conversatio
     return _outputs(rows, tags)
 
 
-# The GET of one conversation, the API's most frequent request, as statements compiled once
-# (core/prepared.py): its columns within the brands the caller may see (or in any brand), and
-# its tags' names.
+# The GET of one conversation, the API's most frequent request, as one statement compiled once
+# (core/prepared.py): its columns within the brands the caller may see (or in any brand), a
+# row per tag.
 _ONE_IN_BRANDS = PreparedRead(
     lambda conversation_id, brand_ids: (
         Conversation.objects.filter(pk=conversation_id, brand_id__in=brand_ids)
         .order_by()
-        .values_list(*_OUT_COLUMNS)
+        .values_list(*_OUT_COLUMNS, "tags__name")
     ),
     conversation_id=int,
     brand_ids=list,
 )
 _ONE_IN_ANY_BRAND = PreparedRead(
     lambda conversation_id: (
-        Conversation.objects.filter(pk=conversation_id).order_by().values_list(*_OUT_COLUMNS)
-    ),
-    conversation_id=int,
-)
-_TAGS_OF_ONE = PreparedRead(
-    lambda conversation_id: (
-        ConversationTag.objects.filter(conversation_id=conversation_id)
+        Conversation.objects.filter(pk=conversation_id)
         .order_by()
-        .values_list("tag__name")
+        .values_list(*_OUT_COLUMNS, "tags__name")
     ),
     conversation_id=int,
 )
@@ -141,8 +135,8 @@ def conversation_output(caller: Caller, conversation_id: int) -> ConversationOut
         rows = []
     if not rows:
         raise Conversation.DoesNotExist
-    tags = [name for (name,) in _TAGS_OF_ONE.rows(conversation_id=conversation_id)]
-    return _outputs(rows, {conversation_id: tags})[0]
+    tags = [row[-1] for row in rows if row[-1] is not None]
+    return _outputs([rows[0][:-1]], {conversation_id: tags})[0]
 
 
 def _outputs(rows: list[tuple[Any, ...]], tags: dict[int, list[str]]) -> list[ConversationOut]:

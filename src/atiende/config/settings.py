@@ -112,6 +112,12 @@ if DATABASE_URL:
             "max_size": int(os.environ.get("ATIENDE_DB_POOL_SIZE", "10")),
             "timeout": 20,
         }
+        # Statements run through core/prepared.py (server-side binding) are prepared on their
+        # connection after this many runs; every other statement binds on the client and is
+        # never prepared. Off for a pooler that cannot carry prepared statements.
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = (
+            5 if env_bool("ATIENDE_DB_PREPARED_STATEMENTS", default=True) else None
+        )
     else:
         # A sqlite:/// URL (tests hand one to their child processes): the embedded settings.
         DATABASES["default"].setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)

@@ -7,6 +7,12 @@ varying values are named parameters; the first call per database (and per length
 parameter) builds and compiles it with stand-in values, and every later call runs the same SQL
 with the real values, the ORM's converters applied to the rows as the queryset would.
 
+On PostgreSQL the statement also goes with its parameters apart (server-side binding), and
+psycopg prepares it on the connection after a few runs, so PostgreSQL plans it once per
+connection: planning the API's seven-table conversation read took 1.4 ms, running it 0.2 ms.
+(Behind a pooler in transaction mode, use PgBouncer 1.21 or later, or turn preparing off with
+``ATIENDE_DB_PREPARED_STATEMENTS=false``.)
+
 Only for reads that run on nearly every request, stay one shape, and whose parameters the ORM
 passes through untouched (``=``, ``IN``): compilation checks that each stand-in value arrives
 in the statement's parameters as it was given, and refuses the read otherwise.
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -74,9 +81,7 @@ class PreparedRead:
             else (values[slot[0]] if slot[1] is None else values[slot[0]][slot[1]])
             for position, slot in enumerate(compiled.slots)
         ]
-        with connection.cursor() as cursor:
-            cursor.execute(compiled.sql, parameters)
-            fetched = cursor.fetchall()
+        fetched = _fetch_all(connection, compiled.sql, parameters)
         if not compiled.converters:
             return [tuple(row) for row in fetched]
         converted = []
@@ -127,3 +132,35 @@ class PreparedRead:
         return _Compiled(
             sql=sql, slots=tuple(slots), constants=tuple(constants), converters=converters
         )
+
+
+def _fetch_all(connection: Any, sql: str, parameters: list[Any]) -> list[Any]:
+    """Run ``sql``; on PostgreSQL through a cursor that binds parameters on the server, which
+    psycopg prepares after a few runs of the same statement (``prepare_threshold`` in the
+    settings; the project's other statements bind on the client, Django's default, and are never
+    prepared)."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, parameters)
+            return cursor.fetchall()
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    started = time.monotonic()
+    with connection.wrap_database_errors:
+        raw_cursor = ServerBindingCursor(connection.connection)  # type: ignore[call-arg]
+        with connection.make_cursor(raw_cursor) as cursor:
+            cursor.execute(sql, parameters)
+            rows = cursor.fetchall()
+    if connection.queries_logged:
+        # Django's debug cursor reads the statement back from psycopg, which keeps no text for a
+        # prepared one: recorded here as Django records it (tests count and read these).
+        connection.queries_log.append(
+            {
+                "sql": connection.ops.compose_sql(sql, parameters),
+                "time": f"{time.monotonic() - started:.3f}",
+            }
+        )
+    return rows

@@ -120,3 +120,34 @@ def test_an_integration_token_cannot_create_in_another_brand(
     api = api_as(brand=brand)
     response = api.post("/api/v1/customers", {"brand": other_brand.slug, "name": "Nadie"})
     assert response.status_code == 404
+
+
+def test_a_role_taken_away_counts_from_the_next_request(
+    api_as: Any, agent: Any, brand: Any, system: Any, conversation: Any
+) -> None:
+    from atiende.accounts.actions import revoke_brand_role
+
+    api = api_as(agent)
+    assert api.get(f"/api/v1/conversations/{conversation.pk}").status_code == 200
+
+    revoke_brand_role(user=agent, brand=brand, actor=system)
+
+    # Only the statements are kept between requests (core/prepared.py), never their answers.
+    assert api.get(f"/api/v1/conversations/{conversation.pk}").status_code == 404
+
+
+def test_a_superuser_token_reads_every_brand_and_an_inactive_brands_token_nothing(
+    api_as: Any,
+    superuser: Any,
+    brand: Any,
+    conversation: Any,
+    other_conversation: Any,
+) -> None:
+    everywhere = api_as(superuser)
+    for case in (conversation, other_conversation):
+        assert everywhere.get(f"/api/v1/conversations/{case.pk}").json()["id"] == case.pk
+
+    integration = api_as(brand=brand, scopes=["read"])
+    assert integration.get(f"/api/v1/conversations/{conversation.pk}").status_code == 200
+    type(brand).objects.filter(pk=brand.pk).update(is_active=False)
+    assert integration.get(f"/api/v1/conversations/{conversation.pk}").status_code == 401

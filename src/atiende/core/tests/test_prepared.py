@@ -7,6 +7,7 @@ from unittest import mock
 
 import pytest
 from django.db.models.sql.compiler import SQLCompiler
+from django.test.utils import CaptureQueriesContext
 
 from atiende.conversations.models import Conversation
 from atiende.core.prepared import PreparedRead
@@ -82,3 +83,26 @@ def test_wrong_parameters_are_refused() -> None:
     read = PreparedRead(conversations_of, conversation_id=int, brand_ids=list)
     with pytest.raises(TypeError):
         read.rows(conversation_id=1)
+
+
+def test_postgresql_keeps_the_statement_prepared(conversation: Any, brand: Any) -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("server-side prepared statements are PostgreSQL's")
+    read = PreparedRead(conversations_of, conversation_id=int, brand_ids=list)
+
+    with CaptureQueriesContext(connection) as captured:
+        for _ in range(8):
+            assert read.rows(conversation_id=conversation.pk, brand_ids=[brand.pk])
+
+    # Recorded like every other statement, with its values, prepared or not.
+    assert len(captured.captured_queries) == 8
+    assert all(f'"id" = {conversation.pk}' in query["sql"] for query in captured.captured_queries)
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%conversations_conversation%brands_brand%"],
+        )
+        assert cursor.fetchone()[0] >= 1
