@@ -48,6 +48,13 @@ class Caller:
             return queryset
         return queryset.filter(**{brand_field: self.brand_id})
 
+    def narrow(self, brand_ids: set[int] | None) -> set[int] | None:
+        """``brand_ids`` (the actor's, ``None`` for every brand) limited to the token's brand for
+        integration tokens: :meth:`limit` for reads that state their scope as brand ids."""
+        if self.brand_id is None:
+            return brand_ids
+        return {self.brand_id} if brand_ids is None else brand_ids & {self.brand_id}
+
     def may(self, scope: str) -> bool:
         if Scope.ADMIN in self.scopes:
             return True

@@ -99,34 +99,24 @@ def conversation_outs(conversations: QuerySet[Conversation]) -> list[Conversatio
     return _outputs(rows, tags)
 
 
+def _one_conversation(conversation_id: int, brand_ids: list[int] | None = None) -> QuerySet[Any]:
+    """One conversation's columns (within ``brand_ids`` unless ``None``), a row per tag."""
+    conversations = Conversation.objects.filter(pk=conversation_id)
+    if brand_ids is not None:
+        conversations = conversations.filter(brand_id__in=brand_ids)
+    return conversations.order_by().values_list(*_OUT_COLUMNS, "tags__name")
+
+
 # The GET of one conversation, the API's most frequent request, as one statement compiled once
-# (core/prepared.py): its columns within the brands the caller may see (or in any brand), a
-# row per tag.
-_ONE_IN_BRANDS = PreparedRead(
-    lambda conversation_id, brand_ids: (
-        Conversation.objects.filter(pk=conversation_id, brand_id__in=brand_ids)
-        .order_by()
-        .values_list(*_OUT_COLUMNS, "tags__name")
-    ),
-    conversation_id=int,
-    brand_ids=list,
-)
-_ONE_IN_ANY_BRAND = PreparedRead(
-    lambda conversation_id: (
-        Conversation.objects.filter(pk=conversation_id)
-        .order_by()
-        .values_list(*_OUT_COLUMNS, "tags__name")
-    ),
-    conversation_id=int,
-)
+# (core/prepared.py), in the brands the caller may see or, for who may see every brand, in any.
+_ONE_IN_BRANDS = PreparedRead(_one_conversation, conversation_id=int, brand_ids=list)
+_ONE_IN_ANY_BRAND = PreparedRead(_one_conversation, conversation_id=int)
 
 
 def conversation_output(caller: Caller, conversation_id: int) -> ConversationOut:
     """What the API shows of a conversation the caller may see; ``Conversation.DoesNotExist``
-    otherwise. The same scope as ``conversations_visible_to`` limited by the caller's token."""
-    brand_ids = visible_brand_ids(caller.actor)
-    if caller.brand_id is not None:
-        brand_ids = {caller.brand_id} if brand_ids is None else brand_ids & {caller.brand_id}
+    otherwise. The scope of ``conversations_visible_to``, limited by the caller's token."""
+    brand_ids = caller.narrow(visible_brand_ids(caller.actor))
     if brand_ids is None:
         rows = _ONE_IN_ANY_BRAND.rows(conversation_id=conversation_id)
     elif brand_ids:

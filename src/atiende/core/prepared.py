@@ -1,15 +1,16 @@
 """Reads on the hottest paths, written with the ORM and compiled by it once per process.
 
 Building a queryset and compiling it to SQL costs the ORM far more than SQLite takes to run the
-statement: on the API's GET of a conversation, about 40 % of the request (bench/README.md, "API
-under load"). A :class:`PreparedRead` is written as an ordinary ``values_list`` queryset whose
+statement: on the API's GET of a conversation, compiling alone was 30 % of the request and
+running the statements 4 % (bench/api.py's profile; bench/README.md, "API under load"). A :class:`PreparedRead` is written as an ordinary ``values_list`` queryset whose
 varying values are named parameters; the first call per database (and per length of each list
 parameter) builds and compiles it with stand-in values, and every later call runs the same SQL
 with the real values, the ORM's converters applied to the rows as the queryset would.
 
 On PostgreSQL the statement also goes with its parameters apart (server-side binding), and
 psycopg prepares it on the connection after a few runs, so PostgreSQL plans it once per
-connection: planning the API's seven-table conversation read took 1.4 ms, running it 0.2 ms.
+connection: planning the API's conversation read takes 2.4 ms, running it 0.15 ms
+(bench/api.py prints both on PostgreSQL).
 (Behind a pooler in transaction mode, use PgBouncer 1.21 or later, or turn preparing off with
 ``ATIENDE_DB_PREPARED_STATEMENTS=false``.)
 

@@ -5,8 +5,9 @@ new database connection; a2wsgi (used before this) kept the threads but crossed 
 loop and the request's thread four times per request (each part of the response sent through
 the loop and waited for). Here a request crosses twice: the event loop reads the whole body
 first (a slow upload holds no thread), a pool thread runs Django and hands back the complete
-response when it is small, and the loop writes it. Measured on the API's GET: 5.9 -> 4.2 ms of
-server CPU per request (bench/README.md, "API under load").
+response when it is small, and the loop writes it. With the API's GET as cheap as it now is, that
+is 1.9 instead of 2.7 ms of server CPU per request and 1.5 times the rate (bench/README.md, "API
+under load", what changed commit by commit).
 
 A large or streamed response (an attachment, an export) is not held in memory: past
 ``buffer_bytes`` the thread that runs the view sends the rest itself, piece by piece, through the

@@ -151,3 +151,17 @@ def test_a_superuser_token_reads_every_brand_and_an_inactive_brands_token_nothin
     assert integration.get(f"/api/v1/conversations/{conversation.pk}").status_code == 200
     type(brand).objects.filter(pk=brand.pk).update(is_active=False)
     assert integration.get(f"/api/v1/conversations/{conversation.pk}").status_code == 401
+
+
+def test_a_callers_brand_narrows_brand_ids_as_limit_narrows_querysets() -> None:
+    from atiende.api.auth import Caller
+    from atiende.core.actors import SystemActor
+
+    personal = Caller(token=None, actor=SystemActor(label="t"), brand_id=None)  # type: ignore[arg-type]
+    integration = Caller(token=None, actor=SystemActor(label="t"), brand_id=7)  # type: ignore[arg-type]
+
+    assert personal.narrow(None) is None
+    assert personal.narrow({1, 7}) == {1, 7}
+    assert integration.narrow(None) == {7}
+    assert integration.narrow({1, 7}) == {7}
+    assert integration.narrow({1}) == set()

@@ -83,7 +83,7 @@ def test_a_small_response_comes_back_whole_in_two_messages() -> None:
     ]
 
 
-def test_a_large_body_is_read_whole_through_a_temporary_file() -> None:
+def test_a_body_past_the_in_memory_size_arrives_whole() -> None:
     chunk = b"x" * (BODY_IN_MEMORY_BYTES // 4)
     sent = serve(echo, http_scope(method="POST"), [chunk] * 6)
 
