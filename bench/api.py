@@ -440,9 +440,39 @@ def analyse(token: str, ids: list[int], reply_ids: list[int], profile_file: str)
         Path(profile_file).write_text(buffer.getvalue())
     return {
         "queries": queries,
+        "get_read_plan": read_plan_times(ids),
         "get_in_process_ms": round(plain_ms, 3),
         "get_profile": parts,
         "get_profiled_ms": round(total / count * 1000, 3),
+    }
+
+
+def read_plan_times(ids: list[int]) -> dict[str, float] | None:
+    """PostgreSQL: the median planning and execution time of the GET's conversation read (the
+    statement ``api.references`` prepares), from ``EXPLAIN (ANALYZE, SUMMARY)`` on a fresh
+    statement each time: what preparing it saves. ``None`` on SQLite."""
+    from django.db import connection
+
+    from atiende.api.references import _one_conversation
+    from atiende.conversations.models import Conversation
+
+    if connection.vendor != "postgresql":
+        return None
+    brand_ids = sorted(set(Conversation.objects.values_list("brand_id", flat=True)))
+    planning, execution = [], []
+    with connection.cursor() as cursor:
+        for n in range(30):
+            queryset = _one_conversation(ids[n % len(ids)], brand_ids)
+            sql, params = queryset.query.sql_with_params()
+            cursor.execute(f"EXPLAIN (ANALYZE, SUMMARY) {sql}", params)
+            for (line,) in cursor.fetchall():
+                if line.startswith("Planning Time:"):
+                    planning.append(float(line.split()[2]))
+                elif line.startswith("Execution Time:"):
+                    execution.append(float(line.split()[2]))
+    return {
+        "planning_ms": round(statistics.median(planning), 3),
+        "execution_ms": round(statistics.median(execution), 3),
     }
 
 
@@ -649,6 +679,12 @@ def print_report(result: dict[str, Any]) -> None:
         "  SQL statements per request: "
         + ", ".join(f"{name} {q['statements']}" for name, q in analysis["queries"].items())
     )
+    if analysis["get_read_plan"]:
+        plan = analysis["get_read_plan"]
+        print(
+            f"  the GET's conversation read unprepared (EXPLAIN ANALYZE, median of 30): planning "
+            f"{plan['planning_ms']} ms, execution {plan['execution_ms']} ms"
+        )
     print(f"  one GET in process: {analysis['get_in_process_ms']} ms; under cProfile:")
     for label, part in analysis["get_profile"].items():
         print(f"    {label:<50} {part['ms_per_request']:>7.3f} ms  {part['share']:>6.1%}")
