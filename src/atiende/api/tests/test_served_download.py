@@ -13,7 +13,6 @@ import pytest
 from django.conf import settings
 from django.db import connections
 
-from atiende.config.asgi import django_application
 from atiende.core.wsgi_threads import BUFFER_BYTES, WsgiOnThreads
 
 # The request's thread reads the rows the test wrote: they must be committed.
@@ -40,6 +39,9 @@ def test_an_attachment_larger_than_the_buffer_is_streamed_whole(
     )
     assert reply.status_code == 201, reply.content
     (attachment,) = reply.json()["attachments"]
+
+    # Imported here, not at collection: the module builds the whole ASGI application.
+    from atiende.config.asgi import django_application
 
     bridge = WsgiOnThreads(
         django_application, threads=1, max_body_bytes=settings.HTTP_MAX_BODY_BYTES
