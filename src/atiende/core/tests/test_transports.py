@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -87,7 +88,11 @@ def redis_url():
 def test_a_notice_from_another_process_arrives_through_redis(redis_url, tmp_path):
     from channels_redis.core import RedisChannelLayer
 
-    layer = RedisChannelLayer(hosts=[redis_url])
+    # A prefix of this test's own: other tests share this Redis at the same time (a live server's
+    # group memberships live under the default prefix), and the cleanup below deletes every key
+    # under the prefix it is given.
+    prefix = f"atiende-test-{uuid.uuid4().hex[:12]}"
+    layer = RedisChannelLayer(hosts=[redis_url], prefix=prefix)
     group = f"brand.test-{os.getpid()}"
 
     async def listen_while_another_process_sends() -> dict:
@@ -96,6 +101,8 @@ def test_a_notice_from_another_process_arrives_through_redis(redis_url, tmp_path
         try:
             sender = (
                 "import django; django.setup()\n"
+                "from django.conf import settings\n"
+                f"settings.CHANNEL_LAYERS['default']['CONFIG']['prefix'] = {prefix!r}\n"
                 "from atiende.core.realtime import notify_on_commit\n"
                 f"notify_on_commit('message.received', {{'conversation': 7}}, audience=[{group!r}])\n"
             )

@@ -469,6 +469,8 @@ def test_the_real_server_keeps_a_signed_in_agents_live_connection_through_redis(
 
     port = free_port()
     cookie = session_cookie(agent)
+    # To a file, not a pipe nobody reads while the test runs (a full pipe would stall the server).
+    server_log = tmp_path / "server.log"
     server = subprocess.Popen(
         [
             *(sys.executable, "-m", "atiende", "serve", "--no-collectstatic", "--no-access-log"),
@@ -481,7 +483,7 @@ def test_the_real_server_keeps_a_signed_in_agents_live_connection_through_redis(
             "SECRET_KEY": settings.SECRET_KEY,
         },
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=server_log.open("wb"),
     )
     try:
         deadline = time.monotonic() + 30
@@ -490,7 +492,7 @@ def test_the_real_server_keeps_a_signed_in_agents_live_connection_through_redis(
                 socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
                 break
             except OSError:
-                assert server.poll() is None, server.stderr.read() if server.stderr else ""
+                assert server.poll() is None, server_log.read_text()
                 assert time.monotonic() < deadline, "the server did not start"
                 time.sleep(0.1)
         url, origin = f"ws://127.0.0.1:{port}/ws/live/", Origin(f"http://127.0.0.1:{port}")
@@ -514,7 +516,12 @@ def test_the_real_server_keeps_a_signed_in_agents_live_connection_through_redis(
             )
             # Another run may share this Redis and these small ids: wait for our own notice.
             while True:
-                heard = json.loads(live.recv(timeout=TIMEOUT))
+                try:
+                    heard = json.loads(live.recv(timeout=TIMEOUT))
+                except TimeoutError:
+                    pytest.fail(
+                        f"no notice within {TIMEOUT} s; the server said:\n{server_log.read_text()}"
+                    )
                 if heard.get("data", {}).get("marker") == notice["marker"]:
                     break
             assert heard == {"kind": "conversation.updated", "data": notice}
