@@ -35,6 +35,8 @@ class _Texts:
     no_tags: str
     no_subject: str
     crn_title: str
+    # "Select %(reference)s", to be filled per row.
+    select: str
     # By code: get_FOO_display() hashes the field's choices on every call.
     statuses: dict[str, str]
     priorities: dict[str, str]
@@ -47,6 +49,7 @@ def _texts() -> _Texts:
         no_tags=escape(_("No tags")),
         no_subject=escape(_("(no subject)")),
         crn_title=escape(_("Customer reference number")),
+        select=_("Select %(reference)s"),
         statuses={code: escape(str(label)) for code, label in ConversationStatus.choices},
         priorities={code: escape(str(label)) for code, label in Priority.choices},
     )
@@ -94,7 +97,7 @@ def _row(
         ' tabindex="-1">'
     ]
     if may_work:
-        label = escape(_("Select %(reference)s") % {"reference": conversation.reference})
+        label = escape(texts.select % {"reference": conversation.reference})
         parts.append(
             f'<td class="select"><input type="checkbox" name="conversation" value="{pk}"'
             f' form="inbox-bulk" id="select-{pk}" aria-label="{label}"></td>'
