@@ -20,6 +20,15 @@ What is forwarded
     role removed or a session signed out therefore takes effect within that time (the groups are
     left, watched conversations dropped, a signed-out connection closed with 4401).
 
+Memberships are renewed
+    A group membership in the channel layer does not last: channels_redis forgets it after a
+    day (``group_expiry``), and all of them go when Redis restarts or loses its keys. A tab
+    left open would then hear nothing, and nothing would tell the agent. So each connection
+    asks itself, every ``MEMBERSHIP_RENEWAL`` seconds, to join its groups again (joining is
+    idempotent and renews the membership) and to re-read the user's rights, which also closes
+    an idle connection whose session was signed out. The request goes through the connection's
+    own channel, so it is handled in turn with events and browser messages, never beside them.
+
 Presence is asked of the group, not stored
     A watcher that joins ``conversation.<id>`` announces itself ("viewing") with its channel name
     as ``reply_to``; every watcher already there answers that channel directly with its own
@@ -38,7 +47,10 @@ Messages to the browser: ``{"kind": "ready"}``, ``{"kind": <event kind>, "data":
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -56,10 +68,14 @@ from atiende.accounts.roles import Capability
 from atiende.brands.queries import brands_visible_to
 from atiende.conversations.queries import conversations_visible_to
 
+logger = logging.getLogger(__name__)
+
 # 4xxx close codes are the application's own; 4401 tells live.js to stop reconnecting.
 CLOSE_UNAUTHENTICATED = 4401
 # Seconds between re-reads of a connected user's rights (roles, active account, session).
 ACCESS_TTL = 60.0
+# Seconds between a connection's renewals of its group memberships (see the module docstring).
+MEMBERSHIP_RENEWAL = 300.0
 # A browser sends "typing" at most every 3 s; this bounds a misbehaving one.
 TYPING_INTERVAL = 2.0
 # Conversations one connection may watch at once (a page watches one).
@@ -154,6 +170,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     joined: set[str]
     watching: dict[int, int]  # conversation id -> brand id
     last_typing: dict[int, float]
+    renewal: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -172,8 +189,13 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         await self._join(self.access.groups)
         await self.accept()
         await self.send_json({"kind": "ready"})
+        self.renewal = asyncio.create_task(self._ask_for_renewals())
 
     async def disconnect(self, code: int) -> None:
+        if self.renewal is not None:
+            self.renewal.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.renewal
         for conversation_id in list(self.watching):
             await self._unwatch(conversation_id)
         await self._leave(set(self.joined))
@@ -224,6 +246,20 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             anchor = f"#message-{data['message']}" if isinstance(data.get("message"), int) else ""
             data = {**data, "url": url + anchor}
         await self.send_json({"kind": kind, "data": data})
+
+    async def _ask_for_renewals(self) -> None:
+        while True:
+            await asyncio.sleep(MEMBERSHIP_RENEWAL)
+            try:
+                await self.channel_layer.send(self.channel_name, {"type": "atiende.renew"})
+            except Exception:
+                # Redis away: the next renewal, once it is back, restores the memberships.
+                logger.warning("live connection: could not ask for a renewal", exc_info=True)
+
+    async def atiende_renew(self, message: dict[str, Any]) -> None:
+        """Join every group again and re-read the rights (module docstring: renewal)."""
+        if await self._access_is_current(reread=True):
+            await self._join(set(self.joined))
 
     async def atiende_presence(self, message: dict[str, Any]) -> None:
         conversation_id = message["conversation"]
@@ -302,10 +338,10 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     # --- rights and groups ----------------------------------------------------------------------
 
-    async def _access_is_current(self) -> bool:
-        """Re-read the user's rights when they are older than ACCESS_TTL; False (and the
-        connection closed) once the session no longer signs the user in."""
-        if time.monotonic() - self.access.read_at < ACCESS_TTL:
+    async def _access_is_current(self, *, reread: bool = False) -> bool:
+        """Re-read the user's rights when they are older than ACCESS_TTL (or ``reread``); False
+        (and the connection closed) once the session no longer signs the user in."""
+        if not reread and time.monotonic() - self.access.read_at < ACCESS_TTL:
             return True
         user = await _user_of_session(self.scope["session"].session_key)
         if not user.is_authenticated or user.pk != self.access.user_id:

@@ -372,6 +372,52 @@ def test_a_revoked_role_and_a_signed_out_session_take_effect_on_a_live_connectio
     run(scenario)
 
 
+def test_a_connection_left_open_past_the_layers_group_expiry_still_hears_its_brand(
+    agent: Any, conversation: Any, system: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Memberships expire in the layer (channels_redis: after a day) and vanish when Redis
+    loses its keys; the connection renews them. Here the layer forgets them after 1 s."""
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    monkeypatch.setattr(layer, "group_expiry", 1)
+    monkeypatch.setattr(consumers, "MEMBERSHIP_RENEWAL", 0.3)
+    cookie = session_cookie(agent)
+
+    async def scenario() -> None:
+        live = await connected(cookie)
+        await asyncio.sleep(2.5)
+        await act(change_status, conversation=conversation, status="pending", actor=system)
+        heard = await live.receive_json_from(timeout=TIMEOUT)
+        assert heard["kind"] == "conversation.updated"
+        assert heard["data"]["conversation"] == conversation.pk
+        await live.disconnect()
+
+    run(scenario)
+
+
+def test_an_idle_connection_closes_once_its_session_is_signed_out(
+    agent: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(consumers, "MEMBERSHIP_RENEWAL", 0.3)
+    signed_in = Client()
+    signed_in.force_login(agent)
+    cookie = (
+        f"{settings.SESSION_COOKIE_NAME}={signed_in.cookies[settings.SESSION_COOKIE_NAME].value}"
+    )
+
+    async def scenario() -> None:
+        live = await connected(cookie)
+        await database_sync_to_async(signed_in.logout)()
+        # No event and no message from the browser: the renewal alone notices.
+        assert await live.receive_output(timeout=TIMEOUT) == {
+            "type": "websocket.close",
+            "code": 4401,
+        }
+
+    run(scenario)
+
+
 @pytest.fixture
 def redis_url() -> str:
     """CI starts Redis and names it in ATIENDE_TEST_REDIS_URL: there, no Redis is a failure."""
