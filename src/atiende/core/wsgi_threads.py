@@ -13,7 +13,9 @@ A large or streamed response (an attachment, an export) is not held in memory: p
 ``buffer_bytes`` the thread that runs the view sends the rest itself, piece by piece, through the
 loop, waiting for each piece to be taken (the client's pace holds the thread, as in any WSGI
 server). The whole response is produced on the request's own thread, so a streamed queryset keeps
-its database connection.
+its database connection. A client that goes away mid-way stops it: the server then answers
+``http.disconnect`` to ``receive`` (and takes what is sent without sending it), so the loop
+listens for that while the thread streams, and the thread stops producing at the next piece.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
+import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -80,7 +83,7 @@ class WsgiOnThreads:
         loop = asyncio.get_running_loop()
         try:
             answer = await loop.run_in_executor(
-                self.executor, self._respond, wsgi_environ(scope, body), send, loop
+                self.executor, self._respond, wsgi_environ(scope, body), send, receive, loop
             )
         finally:
             body.close()
@@ -91,7 +94,11 @@ class WsgiOnThreads:
             await send({"type": "http.response.body", "body": answer.body})
 
     def _respond(
-        self, environ: dict[str, Any], send: Send, loop: asyncio.AbstractEventLoop
+        self,
+        environ: dict[str, Any],
+        send: Send,
+        receive: Receive,
+        loop: asyncio.AbstractEventLoop,
     ) -> _Complete | None:
         """On a pool thread: run the application; the complete response when it is small,
         ``None`` when this thread has streamed it already."""
@@ -123,7 +130,7 @@ class WsgiOnThreads:
                 size += len(part)
                 if size > self.buffer_bytes:
                     started[2] = True
-                    self._stream(loop, send, started, written, parts)
+                    self._stream(loop, send, receive, started, written, parts)
                     return None
             if not started:
                 raise RuntimeError("the WSGI application returned without starting a response")
@@ -137,22 +144,39 @@ class WsgiOnThreads:
     def _stream(
         loop: asyncio.AbstractEventLoop,
         send: Send,
+        receive: Receive,
         started: list[Any],
         buffered: list[bytes],
         rest: Iterator[bytes],
     ) -> None:
+        """On the request's thread: send the response piece by piece until its end or until
+        the client is gone (the caller then closes the application's iterable)."""
+        gone = threading.Event()
+
         async def sending(message: Message) -> None:
             await send(message)
+
+        async def watching() -> None:
+            # The body was read whole: the next thing a server says (ASGI) is that the client
+            # left. Anything else, from a server that says otherwise, ends the watch.
+            if (await receive())["type"] == "http.disconnect":
+                gone.set()
 
         def deliver(message: Message) -> None:
             asyncio.run_coroutine_threadsafe(sending(message), loop).result()
 
-        deliver({"type": "http.response.start", "status": started[0], "headers": started[1]})
-        deliver({"type": "http.response.body", "body": b"".join(buffered), "more_body": True})
-        for part in rest:
-            if part:
-                deliver({"type": "http.response.body", "body": part, "more_body": True})
-        deliver({"type": "http.response.body", "body": b""})
+        watcher = asyncio.run_coroutine_threadsafe(watching(), loop)
+        try:
+            deliver({"type": "http.response.start", "status": started[0], "headers": started[1]})
+            deliver({"type": "http.response.body", "body": b"".join(buffered), "more_body": True})
+            for part in rest:
+                if gone.is_set():
+                    return
+                if part:
+                    deliver({"type": "http.response.body", "body": part, "more_body": True})
+            deliver({"type": "http.response.body", "body": b""})
+        finally:
+            watcher.cancel()
 
 
 async def _read_body(receive: Receive, limit: int) -> IO[bytes] | None:

@@ -47,19 +47,29 @@ def serve(
     parts = list(body_parts or [b""])
     sent: list[dict[str, Any]] = []
 
-    async def receive() -> dict[str, Any]:
-        if not parts:
-            if disconnect:
+    async def scenario() -> None:
+        # As uvicorn: past the body's end, receive() waits and then says the client is gone,
+        # when the response is complete or the client left.
+        complete = asyncio.Event()
+
+        async def receive() -> dict[str, Any]:
+            if not parts:
+                if not disconnect:
+                    await complete.wait()
                 return {"type": "http.disconnect"}
-            raise AssertionError("the body was read past its end")
-        part = parts.pop(0)
-        more = bool(parts) or disconnect
-        return {"type": "http.request", "body": part, "more_body": more}
+            part = parts.pop(0)
+            more = bool(parts) or disconnect
+            return {"type": "http.request", "body": part, "more_body": more}
 
-    async def send(message: MutableMapping[str, Any]) -> None:
-        sent.append(dict(message))
+        async def send(message: MutableMapping[str, Any]) -> None:
+            assert not complete.is_set(), "sent after the response was complete"
+            sent.append(dict(message))
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                complete.set()
 
-    asyncio.run(bridge(scope, receive, send))
+        await bridge(scope, receive, send)
+
+    asyncio.run(scenario())
     bridge.executor.shutdown()
     return sent
 
@@ -126,6 +136,7 @@ class Streamed:
         self.parts, self.size = parts, size
         self.threads: set[int] = set()
         self.closed_on: int | None = None
+        self.produced = 0
 
     def __call__(self, environ: Environ, start_response: Callable[..., Any]) -> Streamed:
         self.threads.add(threading.get_ident())
@@ -135,6 +146,7 @@ class Streamed:
     def __iter__(self) -> Iterator[bytes]:
         for number in range(self.parts):
             self.threads.add(threading.get_ident())
+            self.produced = number + 1
             yield bytes([number % 256]) * self.size
 
     def close(self) -> None:
@@ -161,6 +173,39 @@ def test_a_large_response_is_streamed_from_the_thread_that_produced_it() -> None
     assert len(response.threads) == 1
     assert response.closed_on in response.threads
     assert len(bodies) < 40
+
+
+def test_a_client_gone_mid_download_stops_the_stream_and_closes_the_response() -> None:
+    """uvicorn takes what is sent to a client that left without a word; the thread must not go
+    on reading a large attachment for nobody."""
+    response = Streamed(parts=400, size=64 * 1024)
+    sent: list[dict[str, Any]] = []
+    bridge = WsgiOnThreads(response, threads=2, max_body_bytes=1024, buffer_bytes=256 * 1024)
+
+    async def scenario() -> None:
+        left = asyncio.Event()
+        body_read = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal body_read
+            if not body_read:
+                body_read = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await left.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            sent.append(dict(message))
+            if len(sent) == 3:  # the start and two pieces, then the client leaves
+                left.set()
+
+        await bridge(http_scope(), receive, send)
+
+    asyncio.run(scenario())
+    bridge.executor.shutdown()
+    assert response.produced < 20
+    assert response.closed_on in response.threads
+    assert all(message.get("more_body") for message in sent[1:])
 
 
 def test_a_failing_application_is_closed_and_the_error_reaches_the_server() -> None:
