@@ -7,6 +7,7 @@ anything its caller was allowed to start.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from django.core.exceptions import PermissionDenied
@@ -23,18 +24,31 @@ Actor: TypeAlias = "User | SystemActor"
 _CACHE_ATTRIBUTE = "_atiende_brand_roles"
 
 
-def _roles_of(user_id: int) -> Any:
+def _memberships_of(user_id: int) -> Any:
     from atiende.accounts.models import BrandMembership
 
     return (
-        BrandMembership.objects.filter(user_id=user_id, brand__is_active=True)
+        BrandMembership.objects.filter(user_id=user_id)
         .order_by()
-        .values_list("brand_id", "role")
+        .values_list("brand_id", "role", "brand__is_active")
     )
 
 
 # Read on nearly every request of a staff user: compiled once (core/prepared.py).
-_ROLES = PreparedRead(_roles_of, user_id=int)
+_MEMBERSHIPS = PreparedRead(_memberships_of, user_id=int)
+
+
+def roles_of_memberships(
+    memberships: Iterable[tuple[int | None, str | None, bool | None]],
+) -> dict[int, str]:
+    """{brand id: role} of (brand id, role, brand is active) rows: a role counts only in an
+    active brand. The one place that says so, for every read that brings memberships along (a
+    brand id of None is a user without any, from an outer join)."""
+    return {
+        brand_id: role
+        for brand_id, role, brand_is_active in memberships
+        if brand_id is not None and role is not None and brand_is_active
+    }
 
 
 def brand_roles(user: Any) -> dict[int, str]:
@@ -43,15 +57,18 @@ def brand_roles(user: Any) -> dict[int, str]:
         return {}
     cached = getattr(user, _CACHE_ATTRIBUTE, None)
     if cached is None:
-        cached = dict(_ROLES.rows(user_id=user.pk))
+        cached = roles_of_memberships(_MEMBERSHIPS.rows(user_id=user.pk))
         setattr(user, _CACHE_ATTRIBUTE, cached)
     return cached
 
 
-def remember_brand_roles(user: Any, roles: dict[int, str]) -> None:
-    """Keep ``roles`` ({brand id: role} in active brands) as ``user``'s for this request, when a
-    read of the user's own brought them along (the API token's, one statement for both)."""
-    setattr(user, _CACHE_ATTRIBUTE, dict(roles))
+def remember_brand_roles(
+    user: Any, memberships: Iterable[tuple[int | None, str | None, bool | None]]
+) -> None:
+    """Keep the roles of ``memberships`` (as :func:`roles_of_memberships` reads them) as
+    ``user``'s for this request, when a read of the user's own brought them along (the API
+    token's, one statement for both)."""
+    setattr(user, _CACHE_ATTRIBUTE, roles_of_memberships(memberships))
 
 
 def forget_brand_roles(user: Any) -> None:

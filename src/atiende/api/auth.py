@@ -115,14 +115,7 @@ def token_with_hash(digest: str) -> tuple[ApiToken, bool] | None:
     token = ApiToken.from_db("default", [field.attname for field in _TOKEN_FIELDS], token_values)
     if token.user_id is not None:
         user = User.from_db("default", [field.attname for field in _USER_FIELDS], user_values)
-        remember_brand_roles(
-            user,
-            {
-                brand_id: role
-                for *_, brand_id, role, brand_active in rows
-                if brand_id is not None and brand_active
-            },
-        )
+        remember_brand_roles(user, (tuple(row[-3:]) for row in rows))
         token.user = user
     brand_is_active = row[-4]
     return token, brand_is_active is not False

@@ -159,3 +159,13 @@ def test_only_installation_admins_create_installation_admins(brand_admin, superu
     )
     assert root.is_superuser
     assert root.is_staff
+
+
+def test_a_role_counts_only_while_its_brand_is_active(agent, brand):
+    from atiende.accounts.models import User
+    from atiende.accounts.permissions import brand_roles
+
+    assert brand_roles(User.objects.get(pk=agent.pk)) == {brand.pk: Role.AGENT}
+    type(brand).objects.filter(pk=brand.pk).update(is_active=False)
+    assert brand_roles(User.objects.get(pk=agent.pk)) == {}
+    assert brand_ids_with(User.objects.get(pk=agent.pk), Capability.VIEW_CONVERSATIONS) == set()

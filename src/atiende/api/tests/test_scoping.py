@@ -153,6 +153,17 @@ def test_a_superuser_token_reads_every_brand_and_an_inactive_brands_token_nothin
     assert integration.get(f"/api/v1/conversations/{conversation.pk}").status_code == 401
 
 
+def test_a_personal_token_loses_a_brand_once_it_is_deactivated(
+    api_as: Any, agent: Any, brand: Any, conversation: Any
+) -> None:
+    """The token's read brings the user's roles along; a role in an inactive brand counts no
+    more there than in the web's own read (accounts.permissions.roles_of_memberships)."""
+    api = api_as(agent)
+    assert api.get(f"/api/v1/conversations/{conversation.pk}").status_code == 200
+    type(brand).objects.filter(pk=brand.pk).update(is_active=False)
+    assert api.get(f"/api/v1/conversations/{conversation.pk}").status_code == 404
+
+
 def test_a_callers_brand_narrows_brand_ids_as_limit_narrows_querysets() -> None:
     from atiende.api.auth import Caller
     from atiende.core.actors import SystemActor
