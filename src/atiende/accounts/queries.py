@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from atiende.accounts.models import BrandMembership, Team, User
+from atiende.accounts.models import Team, User
 from atiende.accounts.permissions import brand_ids_with
 from atiende.accounts.roles import Capability
 
@@ -24,11 +24,3 @@ def colleagues_visible_to(user: Any) -> QuerySet[User]:
     if brand_ids is not None:
         users = users.filter(memberships__brand_id__in=brand_ids)
     return users.distinct().order_by("full_name", "email")
-
-
-def memberships_of(user: Any) -> QuerySet[BrandMembership]:
-    return (
-        BrandMembership.objects.filter(user=user, brand__is_active=True)
-        .select_related("brand")
-        .order_by("brand__name")
-    )

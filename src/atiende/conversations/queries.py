@@ -13,7 +13,6 @@ from django.db.models import Count, Prefetch, QuerySet
 from atiende.accounts.permissions import brand_ids_with, can
 from atiende.accounts.roles import Capability
 from atiende.conversations.events import ConversationEventType
-from atiende.conversations.lifecycle import UNSOLVED
 from atiende.conversations.models import (
     Attachment,
     Conversation,
@@ -63,14 +62,6 @@ def status_counts_for(user: Any) -> dict[str, int]:
         .annotate(total=Count("id"))
     )
     return {row["status"]: row["total"] for row in rows}
-
-
-def unsolved_assigned_count_for(user: Any) -> int:
-    return (
-        _scoped(Conversation.objects.all(), user)
-        .filter(assignee=user, status__in=[s.value for s in UNSOLVED])
-        .count()
-    )
 
 
 def conversation_for(user: Any, *, brand_slug: str, number: int) -> Conversation:

@@ -118,14 +118,6 @@ def stage(name: str) -> Stage:
         raise ChainError(f"There is no stage called {name!r}") from None
 
 
-def registered_stages(channel: str | None = None) -> list[Stage]:
-    return [
-        candidate
-        for candidate in _stages.values()
-        if channel is None or not candidate.channels or channel in candidate.channels
-    ]
-
-
 def default_order(channel: str) -> tuple[str, ...]:
     try:
         return _default_orders[channel]
