@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
+import time
 import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.db import connection
@@ -44,3 +50,65 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        """What the server wrote so far (stdout and stderr), for a failing test's message."""
+        return self.log.read_text(errors="replace")
+
+
+@contextmanager
+def running_server(
+    data_dir: Path, environment: dict[str, str] | None = None, *, startup_timeout: float = 30.0
+) -> Iterator[RunningServer]:
+    """``atiende serve`` as deployed, on a free loopback port and this test's database
+    (``child_environment(data_dir)`` unless ``environment`` is given), its output in
+    ``data_dir/server.log`` (a file: a pipe nobody reads while the test runs would stall it);
+    yielded once it answers, stopped on exit. Fails with that output if it exits or does not
+    answer within ``startup_timeout`` seconds."""
+    port = free_port()
+    log = data_dir / "server.log"
+    arguments = ["serve", "--no-collectstatic", "--no-access-log", "--port", str(port)]
+    with log.open("wb") as output:
+        server = subprocess.Popen(  # noqa: S603 (this interpreter, fixed arguments)
+            [sys.executable, "-m", "atiende", *arguments],
+            env=environment if environment is not None else child_environment(data_dir),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        running = RunningServer(port, log)
+        try:
+            deadline = time.monotonic() + startup_timeout
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                    break
+                except OSError:
+                    if server.poll() is not None:
+                        raise AssertionError(
+                            f"atiende serve exited with {server.returncode}:\n{running.output()}"
+                        ) from None
+                    if time.monotonic() > deadline:
+                        raise AssertionError(
+                            f"atiende serve did not answer in {startup_timeout:.0f} s:\n"
+                            f"{running.output()}"
+                        ) from None
+                    time.sleep(0.1)
+            yield running
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()

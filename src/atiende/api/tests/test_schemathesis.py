@@ -11,10 +11,8 @@ with data made by actions, and the document is the committed ``openapi.json``.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +23,7 @@ from atiende.api.actions import issue_token
 from atiende.api.openapi_document import DEFAULT_PATH
 from atiende.conversations.actions import add_internal_note, reply_to_conversation
 from atiende.conversations.attachments import IncomingAttachment
-from atiende.core.testing import child_environment, free_port
+from atiende.core.testing import child_environment, running_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -36,18 +34,6 @@ HERE = Path(__file__).parent
 # schemathesis.toml: 422 is an accepted answer to a schema-valid request only for a domain rule.
 CONFIG = HERE / "schemathesis.toml"
 HOOKS = HERE / "schemathesis_hooks.py"
-
-
-def _wait_for(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        assert server.poll() is None, log.read_text()
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"the server did not start: {log.read_text()}")
 
 
 @pytest.fixture
@@ -66,36 +52,25 @@ def world(
 @pytest.mark.skipif(shutil.which("st", path=str(Path(sys.executable).parent)) is None,
                     reason="schemathesis is in the dev extra")  # fmt: skip
 def test_every_answer_of_the_live_api_is_documented(world: str, tmp_path: Path) -> None:
-    port = free_port()
     environment = {**child_environment(tmp_path), "ATIENDE_API_RATE_LIMIT": "0"}
-    log = tmp_path / "server.log"
-    with log.open("wb") as output:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "atiende", "serve", "--port", str(port),
-             "--no-collectstatic", "--no-access-log"],
-            stdout=output, stderr=subprocess.STDOUT, env=environment,
+    with running_server(tmp_path, environment, startup_timeout=STARTUP_TIMEOUT) as server:
+        run = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "st"), "--config-file", str(CONFIG),
+                "run", str(DEFAULT_PATH),
+                "--url", server.url,
+                "--header", f"Authorization: Bearer {world}",
+                "--checks", "all",
+                "--phases", "examples,coverage,fuzzing,stateful",
+                "--max-examples", "15",
+                "--workers", "1",
+                "--request-timeout", "20",
+                "--seed", "1",
+                "--no-color",
+            ],
+            cwd=tmp_path, capture_output=True, text=True, timeout=RUN_TIMEOUT,
+            env={**environment, "SCHEMATHESIS_HOOKS": str(HOOKS)},
         )  # fmt: skip
-        try:
-            _wait_for(port, server, log)
-            run = subprocess.run(
-                [
-                    str(Path(sys.executable).parent / "st"), "--config-file", str(CONFIG),
-                    "run", str(DEFAULT_PATH),
-                    "--url", f"http://127.0.0.1:{port}",
-                    "--header", f"Authorization: Bearer {world}",
-                    "--checks", "all",
-                    "--phases", "examples,coverage,fuzzing,stateful",
-                    "--max-examples", "15",
-                    "--workers", "1",
-                    "--request-timeout", "20",
-                    "--seed", "1",
-                    "--no-color",
-                ],
-                cwd=tmp_path, capture_output=True, text=True, timeout=RUN_TIMEOUT,
-                env={**environment, "SCHEMATHESIS_HOOKS": str(HOOKS)},
-            )  # fmt: skip
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
+        server_output = server.output()
     report = run.stdout + run.stderr
-    assert run.returncode == 0, report + log.read_text()[-5000:]
+    assert run.returncode == 0, report + server_output[-5000:]

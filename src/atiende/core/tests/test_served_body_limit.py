@@ -5,15 +5,12 @@ chunks, before Django reads it, and goes on serving."""
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
-import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from atiende.core.testing import child_environment, free_port
+from atiende.core.testing import child_environment, running_server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -21,37 +18,15 @@ MIB = 1024 * 1024
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Any:
-    port = free_port()
-    log = tmp_path / "server.log"
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "atiende", "serve", "--no-collectstatic", "--no-access-log"),
-            *("--port", str(port)),
-        ],
-        # A limit of 2 MiB: 1 MiB allowed for a message and an attachment, plus 1 MiB of form.
-        env={
-            **child_environment(tmp_path),
-            "ATIENDE_MAX_MESSAGE_BYTES": str(MIB),
-            "ATIENDE_MAX_ATTACHMENT_BYTES": str(MIB),
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("wb"),
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                assert process.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.1)
-        yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+def server(tmp_path: Path) -> Iterator[int]:
+    # A limit of 2 MiB: 1 MiB allowed for a message and an attachment, plus 1 MiB of form.
+    environment = {
+        **child_environment(tmp_path),
+        "ATIENDE_MAX_MESSAGE_BYTES": str(MIB),
+        "ATIENDE_MAX_ATTACHMENT_BYTES": str(MIB),
+    }
+    with running_server(tmp_path, environment) as running:
+        yield running.port
 
 
 def answer_to(port: int, request: bytes) -> bytes:

@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -37,7 +36,7 @@ from atiende.conversations.actions import (
     start_conversation,
 )
 from atiende.core.realtime import notify_on_commit
-from atiende.core.testing import child_environment, free_port
+from atiende.core.testing import child_environment, running_server
 from atiende.web import consumers
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -45,10 +44,16 @@ pytestmark = pytest.mark.django_db(transaction=True)
 TIMEOUT = 5
 
 
-def session_cookie(user: Any) -> str:
+def signed_in(user: Any) -> tuple[Client, str]:
+    """A client signed in as ``user`` (to sign out later) and its session cookie header."""
     client = Client()
     client.force_login(user)
-    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+    cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+    return client, cookie
+
+
+def session_cookie(user: Any) -> str:
+    return signed_in(user)[1]
 
 
 def communicator(cookie: str | None) -> WebsocketCommunicator:
@@ -346,11 +351,7 @@ def test_a_revoked_role_and_a_signed_out_session_take_effect_on_a_live_connectio
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(consumers, "ACCESS_TTL", 0.0)  # re-read the rights at every event
-    signed_in = Client()
-    signed_in.force_login(agent)
-    cookie = (
-        f"{settings.SESSION_COOKIE_NAME}={signed_in.cookies[settings.SESSION_COOKIE_NAME].value}"
-    )
+    session, cookie = signed_in(agent)
 
     async def scenario() -> None:
         live = await connected(cookie)
@@ -361,7 +362,7 @@ def test_a_revoked_role_and_a_signed_out_session_take_effect_on_a_live_connectio
         assert await live.receive_nothing(timeout=0.3)
 
         again = await connected(cookie)
-        await database_sync_to_async(signed_in.logout)()
+        await database_sync_to_async(session.logout)()
         await act(notify_on_commit, kind="note.mentioned", data={}, audience=[f"user.{agent.pk}"])
         assert await again.receive_output(timeout=TIMEOUT) == {
             "type": "websocket.close",
@@ -400,15 +401,11 @@ def test_an_idle_connection_closes_once_its_session_is_signed_out(
     agent: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(consumers, "MEMBERSHIP_RENEWAL", 0.3)
-    signed_in = Client()
-    signed_in.force_login(agent)
-    cookie = (
-        f"{settings.SESSION_COOKIE_NAME}={signed_in.cookies[settings.SESSION_COOKIE_NAME].value}"
-    )
+    session, cookie = signed_in(agent)
 
     async def scenario() -> None:
         live = await connected(cookie)
-        await database_sync_to_async(signed_in.logout)()
+        await database_sync_to_async(session.logout)()
         # No event and no message from the browser: the renewal alone notices.
         assert await live.receive_output(timeout=TIMEOUT) == {
             "type": "websocket.close",
@@ -513,34 +510,15 @@ def test_the_real_server_keeps_a_signed_in_agents_live_connection_through_redis(
     from channels_redis.core import RedisChannelLayer
     from websockets.typing import Origin
 
-    port = free_port()
     cookie = session_cookie(agent)
-    # To a file, not a pipe nobody reads while the test runs (a full pipe would stall the server).
-    server_log = tmp_path / "server.log"
-    server = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "atiende", "serve", "--no-collectstatic", "--no-access-log"),
-            *("--port", str(port)),
-        ],
-        # The session signed here must verify there: the same key.
-        env={
-            **child_environment(tmp_path),
-            "REDIS_URL": redis_url,
-            "SECRET_KEY": settings.SECRET_KEY,
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=server_log.open("wb"),
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                assert server.poll() is None, server_log.read_text()
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.1)
+    # The session signed here must verify there: the same key.
+    environment = {
+        **child_environment(tmp_path),
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": settings.SECRET_KEY,
+    }
+    with running_server(tmp_path, environment) as server:
+        port = server.port
         url, origin = f"ws://127.0.0.1:{port}/ws/live/", Origin(f"http://127.0.0.1:{port}")
         with websockets.sync.client.connect(url, origin=origin, open_timeout=TIMEOUT) as anonymous:
             with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
@@ -566,11 +544,8 @@ def test_the_real_server_keeps_a_signed_in_agents_live_connection_through_redis(
                     heard = json.loads(live.recv(timeout=TIMEOUT))
                 except TimeoutError:
                     pytest.fail(
-                        f"no notice within {TIMEOUT} s; the server said:\n{server_log.read_text()}"
+                        f"no notice within {TIMEOUT} s; the server said:\n{server.output()}"
                     )
                 if heard.get("data", {}).get("marker") == notice["marker"]:
                     break
             assert heard == {"kind": "conversation.updated", "data": notice}
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
