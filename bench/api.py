@@ -453,7 +453,7 @@ def read_plan_times(ids: list[int]) -> dict[str, float] | None:
     statement each time: what preparing it saves. ``None`` on SQLite."""
     from django.db import connection
 
-    from atiende.api.references import _one_conversation
+    from atiende.api.references import one_conversation_read
     from atiende.conversations.models import Conversation
 
     if connection.vendor != "postgresql":
@@ -462,7 +462,7 @@ def read_plan_times(ids: list[int]) -> dict[str, float] | None:
     planning, execution = [], []
     with connection.cursor() as cursor:
         for n in range(30):
-            queryset = _one_conversation(ids[n % len(ids)], brand_ids)
+            queryset = one_conversation_read(ids[n % len(ids)], brand_ids)
             sql, params = queryset.query.sql_with_params()
             cursor.execute(f"EXPLAIN (ANALYZE, SUMMARY) {sql}", params)
             for (line,) in cursor.fetchall():

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from atiende.accounts.models import User
 
 Actor: TypeAlias = "User | SystemActor"
+# A membership as reads bring it along: (brand id, role, whether the brand is active); all None
+# for a user without any, from an outer join.
+Membership: TypeAlias = tuple[int | None, str | None, bool | None]
 
 _CACHE_ATTRIBUTE = "_atiende_brand_roles"
 
@@ -38,12 +41,9 @@ def _memberships_of(user_id: int) -> Any:
 _MEMBERSHIPS = PreparedRead(_memberships_of, user_id=int)
 
 
-def roles_of_memberships(
-    memberships: Iterable[tuple[int | None, str | None, bool | None]],
-) -> dict[int, str]:
-    """{brand id: role} of (brand id, role, brand is active) rows: a role counts only in an
-    active brand. The one place that says so, for every read that brings memberships along (a
-    brand id of None is a user without any, from an outer join)."""
+def roles_of_memberships(memberships: Iterable[Membership]) -> dict[int, str]:
+    """{brand id: role} of ``memberships``: a role counts only in an active brand. The one place
+    that says so, for every read that brings memberships along."""
     return {
         brand_id: role
         for brand_id, role, brand_is_active in memberships
@@ -62,9 +62,7 @@ def brand_roles(user: Any) -> dict[int, str]:
     return cached
 
 
-def remember_brand_roles(
-    user: Any, memberships: Iterable[tuple[int | None, str | None, bool | None]]
-) -> None:
+def remember_brand_roles(user: Any, memberships: Iterable[Membership]) -> None:
     """Keep the roles of ``memberships`` (as :func:`roles_of_memberships` reads them) as
     ``user``'s for this request, when a read of the user's own brought them along (the API
     token's, one statement for both)."""

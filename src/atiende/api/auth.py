@@ -83,6 +83,11 @@ def _caller_for(token: ApiToken) -> Caller:
 
 _TOKEN_FIELDS = ApiToken._meta.concrete_fields
 _USER_FIELDS = User._meta.concrete_fields
+# Where each part of the token's row starts: the token, the user, the brand's state, then a
+# membership (brand id, role, brand's state) as accounts.permissions.roles_of_memberships reads it.
+_USER_AT = len(_TOKEN_FIELDS)
+_BRAND_STATE_AT = _USER_AT + len(_USER_FIELDS)
+_MEMBERSHIP_AT = _BRAND_STATE_AT + 1
 # Every API request starts here: the token, its user (every column: the user acts in the
 # request), whether the token's brand is active, and the user's roles (a row per membership),
 # in one statement compiled once (core/prepared.py).
@@ -110,15 +115,14 @@ def token_with_hash(digest: str) -> tuple[ApiToken, bool] | None:
     if not rows:
         return None
     row = rows[0]
-    token_values = row[: len(_TOKEN_FIELDS)]
-    user_values = row[len(_TOKEN_FIELDS) : len(_TOKEN_FIELDS) + len(_USER_FIELDS)]
+    token_values = row[:_USER_AT]
+    user_values = row[_USER_AT:_BRAND_STATE_AT]
     token = ApiToken.from_db("default", [field.attname for field in _TOKEN_FIELDS], token_values)
     if token.user_id is not None:
         user = User.from_db("default", [field.attname for field in _USER_FIELDS], user_values)
-        remember_brand_roles(user, (tuple(row[-3:]) for row in rows))
+        remember_brand_roles(user, (tuple(each[_MEMBERSHIP_AT:]) for each in rows))
         token.user = user
-    brand_is_active = row[-4]
-    return token, brand_is_active is not False
+    return token, row[_BRAND_STATE_AT] is not False
 
 
 def _refuse_nul_characters(request: HttpRequest) -> None:

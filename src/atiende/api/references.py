@@ -99,7 +99,9 @@ def conversation_outs(conversations: QuerySet[Conversation]) -> list[Conversatio
     return _outputs(rows, tags)
 
 
-def _one_conversation(conversation_id: int, brand_ids: list[int] | None = None) -> QuerySet[Any]:
+def one_conversation_read(
+    conversation_id: int, brand_ids: list[int] | None = None
+) -> QuerySet[Any]:
     """One conversation's columns (within ``brand_ids`` unless ``None``), a row per tag."""
     conversations = Conversation.objects.filter(pk=conversation_id)
     if brand_ids is not None:
@@ -109,8 +111,8 @@ def _one_conversation(conversation_id: int, brand_ids: list[int] | None = None) 
 
 # The GET of one conversation, the API's most frequent request, as one statement compiled once
 # (core/prepared.py), in the brands the caller may see or, for who may see every brand, in any.
-_ONE_IN_BRANDS = PreparedRead(_one_conversation, conversation_id=int, brand_ids=list)
-_ONE_IN_ANY_BRAND = PreparedRead(_one_conversation, conversation_id=int)
+_ONE_IN_BRANDS = PreparedRead(one_conversation_read, conversation_id=int, brand_ids=list)
+_ONE_IN_ANY_BRAND = PreparedRead(one_conversation_read, conversation_id=int)
 
 
 def conversation_output(caller: Caller, conversation_id: int) -> ConversationOut:
