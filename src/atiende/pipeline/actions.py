@@ -24,20 +24,20 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
-from contextvars import ContextVar
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from atiende.accounts.permissions import Actor, require
 from atiende.accounts.roles import Capability
 from atiende.brands.models import Brand
 from atiende.core.actions import action
+from atiende.core.batching import batch, batch_memo, put_off_to_batch_end
 from atiende.core.realtime import collect_notices
 from atiende.pipeline import chain
 from atiende.pipeline.models import InboundMessage, InboundOutcome, InboundStatus, ServiceChain
@@ -59,50 +59,6 @@ RETRY_DELAYS = (
 # the write lock) is paid once per many messages, small enough that a crash redoes little and other
 # writers wait at most a fraction of a second.
 BATCH_SIZE = 100
-
-T = TypeVar("T")
-
-_batch_memo: ContextVar[dict[Any, Any] | None] = ContextVar("atiende_inbound_batch", default=None)
-
-
-def batch_memo(key: Any, compute: Callable[[], T]) -> T:
-    """``compute()`` once per batch of :func:`process_inbound_batch`; outside one, every call.
-
-    Only for what the chain reads and never writes (a brand's stage order, its acknowledgement
-    settings, its SLA policies and webhook subscriptions): a batch is one transaction, so its
-    messages may share what it read once. What the chain does write (customers, conversations,
-    messages) a stage may take from here only as the batch's preparer found it, and only after
-    checking that no earlier message of the batch wrote it (see :func:`note_batch_write`).
-    """
-    memo = _batch_memo.get()
-    if memo is None:
-        return compute()
-    if key not in memo:
-        memo[key] = compute()
-    return memo[key]
-
-
-def in_batch() -> bool:
-    return _batch_memo.get() is not None
-
-
-def note_batch_write(key: Any) -> None:
-    """Remember, for the rest of the batch, that a row named by ``key`` was written.
-
-    Kept even when the message that wrote it rolls back to its savepoint: a key here only makes
-    a stage ask the database instead of trusting what the preparer read before the batch began.
-    """
-    memo = _batch_memo.get()
-    if memo is not None:
-        memo.setdefault(_WRITTEN, set()).add(key)
-
-
-def written_in_batch(key: Any) -> bool:
-    memo = _batch_memo.get()
-    return memo is not None and key in memo.get(_WRITTEN, ())
-
-
-_WRITTEN = ("pipeline", "written in this batch")
 
 
 class StageFailed(Exception):
@@ -225,13 +181,46 @@ def _process_locked(inbound: InboundMessage) -> InboundMessage:
     inbound.stage_timings = timings
     inbound.processed_at = timezone.now()
     inbound.next_attempt_at = None
-    inbound.save(
-        update_fields=[
-            "status", "outcome", "error", "notes", "conversation", "message", "stage_timings",
-            "processed_at", "next_attempt_at",
-        ]
-    )  # fmt: skip
+    done_in_batch = put_off_to_batch_end(("pipeline", "inbound done"), _mark_done)
+    if done_in_batch is None:
+        inbound.save(update_fields=_DONE_FIELDS)
+    else:
+        # In a batch, every processed row is marked done at its end, in the same transaction as
+        # the effects: still committed together with them, or not at all.
+        done_in_batch.append(inbound)
     return inbound
+
+
+_DONE_FIELDS = [
+    "status", "outcome", "error", "notes", "conversation", "message", "stage_timings",
+    "processed_at", "next_attempt_at",
+]  # fmt: skip
+
+
+def _mark_done(rows: list[InboundMessage]) -> None:
+    """Write what :func:`_process_locked` set on each row: one UPDATE run for every row.
+
+    (An ORM ``save()`` per row cost several times the statement it ran; ``bulk_update`` builds a
+    CASE per field and row, which costs more still.)
+    """
+    fields = [field for field in InboundMessage._meta.concrete_fields if field.name in _DONE_FIELDS]
+    assignments = ", ".join(
+        f"{connection.ops.quote_name(str(field.column))} = %s" for field in fields
+    )
+    table = connection.ops.quote_name(InboundMessage._meta.db_table)
+    pk = connection.ops.quote_name(str(InboundMessage._meta.pk.column))
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET {assignments} WHERE {pk} = %s",  # noqa: S608 (names, not values)
+            [
+                [
+                    field.get_db_prep_save(getattr(row, field.attname), connection)
+                    for field in fields
+                ]
+                + [row.pk]
+                for row in rows
+            ],
+        )
 
 
 @action
@@ -309,8 +298,7 @@ def process_inbound_batch(
 
 @action
 def _run_batch(inbound_ids: list[int]) -> list[InboundMessage]:
-    token = _batch_memo.set({})
-    try:
+    with batch():
         # Locked in primary-key order, as every writer of these rows locks them.
         rows = list(
             InboundMessage.objects.select_for_update()
@@ -331,9 +319,7 @@ def _run_batch(inbound_ids: list[int]) -> list[InboundMessage]:
                 failure = error if isinstance(error, StageFailed) else StageFailed("chain", error)
                 _log_failure(inbound.pk, failure)
                 processed.append(_record_failure(inbound.pk, failure))
-        return processed
-    finally:
-        _batch_memo.reset(token)
+    return processed
 
 
 def _prepare(rows: list[InboundMessage]) -> None:

@@ -148,9 +148,10 @@ def index_messages(message_ids: Iterable[int]) -> None:
         _write_messages(f"m.id IN ({_placeholders(ids)})", ids)
 
 
-def index_conversations_of_customer(customer_id: int) -> None:
-    """Rewrite the documents of a customer's conversations (its name or addresses changed)."""
-    _write_conversations("c.customer_id = %s", [customer_id])
+def index_conversations_of_customers(customer_ids: Iterable[int]) -> None:
+    """Rewrite the documents of these customers' conversations (a name or an address changed)."""
+    for ids in _chunks(customer_ids):
+        _write_conversations(f"c.customer_id IN ({_placeholders(ids)})", ids)
 
 
 def index_range(first_id: int, last_id: int, *, brand_id: int | None = None) -> None:

@@ -29,8 +29,8 @@ from django.utils import timezone
 
 from atiende.conversations.models import Conversation, ConversationEvent, Message
 from atiende.core.actors import system_actor
+from atiende.core.batching import batch_memo
 from atiende.core.realtime import notify_on_commit
-from atiende.pipeline.actions import batch_memo
 from atiende.sla.calendar import WEEKDAYS, BusinessCalendar
 from atiende.sla.models import Metric, Policy, SlaEvent, SlaTimer, TimerState
 from atiende.sla.policies import Resolution, brand_policies, resolve

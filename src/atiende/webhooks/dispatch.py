@@ -19,9 +19,9 @@ from typing import Any
 from atiende.brands.models import Brand
 from atiende.conversations.events import ConversationEventType
 from atiende.conversations.models import Conversation, ConversationEvent, Direction, Message
+from atiende.core.batching import batch_memo
 from atiende.customers.events import CustomerEventType
 from atiende.customers.models import CustomerEvent
-from atiende.pipeline.actions import batch_memo
 from atiende.sla.models import SlaEvent
 from atiende.webhooks import actions, registry
 from atiende.webhooks.models import WebhookSubscription

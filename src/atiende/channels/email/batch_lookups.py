@@ -36,8 +36,8 @@ from django.utils import timezone
 from atiende.channels.email.models import EmailAddress
 from atiende.channels.email.parsing import ParsedMail, UnparseableMail, parse_mail
 from atiende.conversations.models import Conversation, Message
+from atiende.core.batching import batch_memo, in_batch, note_batch_write, written_in_batch
 from atiende.customers.models import Customer, CustomerIdentity
-from atiende.pipeline.actions import batch_memo, in_batch, note_batch_write, written_in_batch
 
 CHANNEL = "email"
 EXTERNAL_ID_LENGTH = Message._meta.get_field("external_id").max_length or 512

@@ -23,10 +23,10 @@ from atiende.conversations.attachments import IncomingAttachment
 from atiende.conversations.language import detect_language
 from atiende.conversations.models import Conversation, Message
 from atiende.core.actors import SystemActor, system_actor
+from atiende.core.batching import batch_memo
 from atiende.customers import crn as crn_scheme
 from atiende.customers.actions import IdentityInput, add_customer_identity, create_customer
 from atiende.customers.models import Customer
-from atiende.pipeline.actions import batch_memo
 from atiende.pipeline.chain import (
     InboundContext,
     Stage,

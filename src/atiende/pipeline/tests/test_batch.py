@@ -6,12 +6,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from atiende.channels.registry import ChannelKind, register
+from atiende.core import batching
 from atiende.core.actors import system_actor
 from atiende.customers.actions import create_customer
 from atiende.customers.models import Customer
@@ -125,15 +127,43 @@ def test_a_batch_reads_the_chain_configuration_once_and_locks_its_rows_once(bran
     )
 
 
-def test_outside_a_batch_the_memo_computes_every_time():
-    calls: list[int] = []
+def test_a_batchs_processed_rows_are_marked_done_by_one_statement_at_its_end(brand):
+    ids = store(brand, "Ana", "FAIL Berta", "Carmen", "Dora")
+    with CaptureQueriesContext(connection) as queries:
+        actions.process_inbound_batch(ids)
+    updates = [
+        query["sql"]
+        for query in queries.captured_queries
+        if 'UPDATE "pipeline_inboundmessage"' in query["sql"]
+    ]
+    # One for the three done (Django logs it as "3 times: UPDATE ..."), one for the failure,
+    # recorded on its own.
+    assert len(updates) == 2
+    assert updates[-1].startswith("3 times: UPDATE")
+    assert statuses()["Dora"] == (InboundStatus.DONE, InboundOutcome.CREATED)
+    dora = InboundMessage.objects.get(pk=ids[3])
+    assert dora.error == ""
+    assert dora.next_attempt_at is None
+    assert dora.processed_at is not None
+    assert set(dora.stage_timings) == {"batch_read", "batch_customer", "batch_deliver"}
 
-    def compute() -> int:
-        calls.append(1)
-        return len(calls)
 
-    assert actions.batch_memo("key", compute) == 1
-    assert actions.batch_memo("key", compute) == 2
+def test_when_marking_a_batch_done_fails_nothing_of_it_is_kept(brand, monkeypatch):
+    # The effects and the "done" commit together: without the marks, the customers the
+    # messages made must not stay behind (processing them again would make them twice).
+    def failing(rows: Any) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(actions, "_mark_done", failing)
+    ids = store(brand, "Ana", "Berta")
+    with pytest.raises(RuntimeError, match="disk full"):
+        actions.process_inbound_batch(ids)
+    assert set(statuses().values()) == {(InboundStatus.RECEIVED, "")}
+    assert not Customer.objects.exists()
+    monkeypatch.undo()
+    actions.process_inbound_batch(ids)
+    assert set(statuses().values()) == {(InboundStatus.DONE, InboundOutcome.CREATED)}
+    assert Customer.objects.count() == 2
 
 
 def test_stored_messages_queued_as_batches_are_processed_after_commit(
@@ -183,12 +213,12 @@ def test_a_channel_prepares_its_batch_once_before_the_first_message(brand, monke
 
     def prepare(rows: Any) -> None:
         seen.append([row.pk for row in rows])
-        actions.batch_memo(("names", CHANNEL), lambda: {bytes(row.raw).decode() for row in rows})
+        batching.batch_memo(("names", CHANNEL), lambda: {bytes(row.raw).decode() for row in rows})
 
     read_names: list[bool] = []
 
     def deliver_knowing(context: chain.InboundContext) -> None:
-        names: set[str] = actions.batch_memo(("names", CHANNEL), set)
+        names: set[str] = batching.batch_memo(("names", CHANNEL), set)
         read_names.append(context.text in names)
         context.conclude(InboundOutcome.CREATED)
 
@@ -214,9 +244,3 @@ def test_a_failing_preparer_costs_speed_only(brand, monkeypatch):
     ids = store(brand, "Ana", "Berta")
     actions.process_inbound_batch(ids)
     assert set(statuses().values()) == {(InboundStatus.DONE, InboundOutcome.CREATED)}
-
-
-def test_a_write_noted_in_a_batch_is_forgotten_with_it():
-    assert not actions.in_batch()
-    actions.note_batch_write(("customer", 1))  # outside a batch: nothing to remember
-    assert not actions.written_in_batch(("customer", 1))

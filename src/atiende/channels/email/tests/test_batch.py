@@ -24,6 +24,7 @@ from atiende.core.actors import system_actor
 from atiende.customers.models import Customer
 from atiende.pipeline.actions import process_inbound, process_inbound_batch, receive_inbound
 from atiende.pipeline.models import InboundMessage, InboundOutcome, InboundStatus
+from atiende.search.queries import search_for
 
 
 def mail(
@@ -196,6 +197,44 @@ def test_a_message_rolled_back_in_a_batch_leaves_nothing_for_the_next_one_to_fin
     assert (second.status, second.outcome) == (InboundStatus.DONE, InboundOutcome.CREATED)
     assert Customer.objects.filter(brand=brand).count() == 1
     assert not Message.objects.filter(external_id="f1@example.com").exists()
+
+
+def test_a_batchs_mail_is_indexed_for_search_together_when_it_ends(
+    brand, support_addresses, agent, monkeypatch
+):
+    start = stages.conversation_actions.start_conversation_with_message
+
+    def failing_once(**kwargs: Any) -> Any:
+        if kwargs["subject"] == "FALLA":
+            raise RuntimeError("the disk is full")
+        return start(**kwargs)
+
+    monkeypatch.setattr(
+        stages.conversation_actions, "start_conversation_with_message", failing_once
+    )
+    raws = [
+        mail(f"cliente{n}@example.com", f"s{n}@example.com", body=f"Busco la palabra{n}")
+        for n in range(4)
+    ]
+    raws.insert(2, mail("fina@example.com", "f@example.com", subject="FALLA", body="perdida"))
+    ids = store(brand, raws)
+    with CaptureQueriesContext(connection) as queries:
+        process_inbound_batch(ids)
+    index_writes = [
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].startswith(("INSERT INTO search_", "DELETE FROM search_"))
+    ]
+    # The conversations' documents and their messages', each rewritten once for the batch
+    # (one by one it was four statements per new conversation and one per new customer).
+    assert len(index_writes) == 4
+    rows = {row.pk: row for row in InboundMessage.objects.filter(pk__in=ids)}
+    for n, inbound_id in enumerate([ids[0], ids[1], ids[3], ids[4]]):
+        hits = search_for(agent, f"palabra{n}").hits
+        assert [hit.conversation.pk for hit in hits] == [rows[inbound_id].conversation_id]
+    # The message that rolled back left nothing to find.
+    assert rows[ids[2]].status == InboundStatus.NEEDS_ATTENTION
+    assert search_for(agent, "perdida").hits == []
 
 
 def test_a_message_answering_an_older_one_is_threaded_from_what_the_batch_read(
