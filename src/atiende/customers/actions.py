@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError, RestrictedError
+from django.db.models import ProtectedError, QuerySet, RestrictedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -21,6 +21,7 @@ from atiende.brands.models import Brand
 from atiende.conversations.events import ConversationEventType, record_conversation_event
 from atiende.conversations.models import Conversation, Message
 from atiende.core.actions import action
+from atiende.core.prepared import PreparedRead
 from atiende.customers import crn as crn_scheme
 from atiende.customers.events import CustomerEventType, record_customer_event
 from atiende.customers.identities import normalize_identity
@@ -101,6 +102,19 @@ def _normalized(brand: Brand, identity: IdentityInput) -> IdentityInput:
     )
 
 
+def _identity_holder(brand_id: int, kind: str, network: str, value: str) -> QuerySet[Any]:
+    # Two columns, not the whole customer: only the holder's id and CRN are needed. At most one
+    # row (the identity is unique per brand, kind, network and value).
+    return CustomerIdentity.objects.filter(
+        brand_id=brand_id, kind=kind, network=network, value=value
+    ).values_list("customer_id", "customer__crn")
+
+
+# Asked for every new customer (every new sender of every channel): compiled once, as building
+# the query cost the ORM over ten times what the database took to answer it.
+_IDENTITY_HOLDER = PreparedRead(_identity_holder, brand_id=int, kind=str, network=str, value=str)
+
+
 def _check_identities_free(
     brand: Brand, identities: Sequence[IdentityInput], owner: Customer | None
 ) -> None:
@@ -114,14 +128,16 @@ def _check_identities_free(
                 params={"value": identity.value},
             )
         seen.add(key)
-        # Two columns, not the whole customer: this runs for every new customer (every new
-        # sender of every channel), and only the holder's id and CRN are needed.
-        holder = (
-            CustomerIdentity.objects.filter(
-                brand=brand, kind=identity.kind, network=identity.network, value=identity.value
-            )
-            .values_list("customer_id", "customer__crn")
-            .first()
+        holder = next(
+            iter(
+                _IDENTITY_HOLDER.rows(
+                    brand_id=brand.pk,
+                    kind=identity.kind,
+                    network=identity.network,
+                    value=identity.value,
+                )
+            ),
+            None,
         )
         if holder is not None and holder[0] != (owner.pk if owner else None):
             raise ValidationError(

@@ -488,3 +488,28 @@ def test_a_new_conversation_is_numbered_in_turn_and_previews_its_first_message(c
     assert by_text.last_message_preview == "Hola, ¿dónde está mi pedido?"
     assert by_file.last_message_preview == "factura.pdf"
     assert by_text.updated_at == by_text.last_message_at == first.created_at
+
+
+def test_a_change_rereads_the_conversation_with_its_brand_locking_only_its_row(
+    conversation, system
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        locked = actions._locked(conversation)
+        assert locked.brand.number_prefix == conversation.brand.number_prefix
+    # One statement: the brand came with the conversation.
+    (read,) = [query["sql"] for query in queries.captured_queries]
+    assert locked == conversation
+    assert (locked.status, locked.customer_id, locked.updated_at) == (
+        conversation.status,
+        conversation.customer_id,
+        conversation.updated_at,
+    )
+    if connection.features.has_select_for_update_of:
+        # PostgreSQL: the conversation's row alone; locking the brand's too would queue every
+        # change to any conversation of the brand behind one another.
+        assert read.endswith('FOR UPDATE OF "conversations_conversation"')
+    with pytest.raises(Conversation.DoesNotExist):
+        actions._locked(Conversation(pk=conversation.pk + 1000))
