@@ -48,7 +48,8 @@ def batch() -> Iterator[None]:
     """Run the body as one batch; its put-off writes are made when the body ends without error.
 
     The caller holds the transaction: the writes are made inside it, before it commits. A write
-    that fails fails the batch (its transaction rolls back and its items are processed again).
+    that fails raises out of the batch, whose transaction the caller then rolls back (the inbound
+    pipeline processes the batch's messages again one at a time).
     """
     state = _Batch()
     token = _current.set(state)

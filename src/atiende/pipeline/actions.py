@@ -17,7 +17,8 @@ A worker with many stored messages runs them with :func:`process_inbound_batch`:
 each message in a savepoint of its own inside one transaction per batch. The rows were committed
 before the batch began, so a crash mid-batch loses only uncommitted results: those rows are still
 "received" and the sweeper runs them again; results and "done" commit together, so nothing is
-processed twice.
+processed twice. What the batch's messages share, and the writes made once for all of them at its
+end (the rows' "done", the search index), are in :mod:`atiende.core.batching`.
 """
 
 from __future__ import annotations
@@ -156,7 +157,8 @@ def _run_chain(inbound_id: int) -> InboundMessage:
 
 
 def _process_locked(inbound: InboundMessage) -> InboundMessage:
-    """Run the chain over a row this transaction holds locked, and mark it done."""
+    """Run the chain over a row this transaction holds locked, and mark it done (in a batch,
+    together with the batch's other rows at its end)."""
     try:
         stages = batch_memo(
             ("stages", inbound.brand_id, inbound.channel),
@@ -290,9 +292,23 @@ def process_inbound_batch(
     size = max(1, batch_size)
     processed: list[InboundMessage] = []
     for start in range(0, len(ordered), size):
+        chunk = ordered[start : start + size]
         # The batch's real-time notices go out together once it has committed.
         with collect_notices():
-            processed.extend(_run_batch(ordered[start : start + size]))
+            try:
+                processed.extend(_run_batch(chunk))
+            except Exception:
+                # What the batch writes once for all its messages at its end failed (the rows'
+                # "done", the search index), so nothing of the batch was kept. One message at a
+                # time instead: each then fails, if it does, on its own row, shown and retried.
+                logger.exception("a batch of %d inbound messages failed; one at a time", len(chunk))
+                waiting = (
+                    InboundMessage.objects.filter(pk__in=chunk)
+                    .exclude(status=InboundStatus.DONE)
+                    .order_by("pk")
+                    .values_list("pk", flat=True)
+                )
+                processed.extend(process_inbound(inbound_id) for inbound_id in list(waiting))
     return processed
 
 
@@ -314,8 +330,8 @@ def _run_batch(inbound_ids: list[int]) -> list[InboundMessage]:
                 with transaction.atomic():
                     processed.append(_process_locked(inbound))
             except Exception as error:
-                # Anything else (a database error marking it done) is this message's too: the
-                # other messages of the batch go on.
+                # Anything else raised while it ran (a database error) is this message's too:
+                # the other messages of the batch go on.
                 failure = error if isinstance(error, StageFailed) else StageFailed("chain", error)
                 _log_failure(inbound.pk, failure)
                 processed.append(_record_failure(inbound.pk, failure))

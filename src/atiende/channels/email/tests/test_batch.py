@@ -237,6 +237,31 @@ def test_a_batchs_mail_is_indexed_for_search_together_when_it_ends(
     assert search_for(agent, "perdida").hits == []
 
 
+def test_when_the_batchs_index_write_fails_each_message_shows_the_error_on_its_row(
+    brand, support_addresses, monkeypatch
+):
+    # A fault in what a batch writes once at its end (here every search-index write) must not
+    # leave its messages silently waiting: one by one, each fails on its own row, shown and
+    # retried, and nothing of the failed batch is kept.
+    from atiende.search import index
+
+    def broken(ids: Any) -> None:
+        raise RuntimeError("search index damaged")
+
+    monkeypatch.setattr(index, "index_conversations", broken)
+    ids = store(
+        brand,
+        [mail(f"cliente{n}@example.com", f"broken{n}@example.com") for n in range(3)],
+    )
+    process_inbound_batch(ids)
+    for row in InboundMessage.objects.filter(pk__in=ids):
+        assert row.status == InboundStatus.NEEDS_ATTENTION
+        assert "search index damaged" in row.error
+        assert row.next_attempt_at is not None
+    assert not Customer.objects.filter(brand=brand).exists()
+    assert not Message.objects.filter(brand=brand).exists()
+
+
 def test_a_message_answering_an_older_one_is_threaded_from_what_the_batch_read(
     brand, other_brand, support_addresses
 ):
