@@ -607,7 +607,9 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
             "scenarios": {scenario: median_run(runs) for scenario, runs in results.items()},
             "server": {
                 "processes": processes,
-                "rss_mib_total_max": max(sum(p["rss_mib"] for p in sample) for sample in rss),
+                "rss_mib_total_max": round(
+                    max(sum(p["rss_mib"] for p in sample) for sample in rss), 1
+                ),
                 "rss_mib_total_end": round(sum(p["rss_mib"] for p in processes), 1),
             },
             "server_errors": server_errors,
