@@ -117,6 +117,7 @@ def receive_inbound(
         ).first()
         if existing is None:
             raise
+        existing.brand = brand  # the filter's brand: no need to read it again
         return Receipt(existing, created=False)
     if process:
         inbound_id = inbound.pk

@@ -340,6 +340,53 @@ def test_every_corpus_message_passes_the_chain_without_an_unhandled_error(brand,
     assert stuck == []
 
 
+def test_import_mail_processes_in_batches_and_reports_in_reading_order(
+    brand, support_address, tmp_path, capsys, monkeypatch
+):
+    from atiende.channels.email.management.commands import import_mail
+
+    batches: list[list[int]] = []
+    real_batch = import_mail.process_inbound_batch
+
+    def recording(ids):
+        batches.append(list(ids))
+        return real_batch(ids)
+
+    monkeypatch.setattr(import_mail, "BATCH_SIZE", 2)
+    monkeypatch.setattr(import_mail, "process_inbound_batch", recording)
+    chunks = []
+    for number in range(1, 6):
+        # Each message answers the one before it: across batches and within one.
+        headers = {"In-Reply-To": f"<hilo{number - 1}@example.com>"} if number > 1 else {}
+        chunks.append(
+            f"From lucia@example.com Mon Nov 23 1{number}:00:00 2026\n".encode()
+            + mail(
+                message_id=f"<hilo{number}@example.com>", body=f"parte {number}", headers=headers
+            )
+            + b"\n"
+        )
+    chunks.insert(2, chunks[1])  # the same mail twice in the archive
+    archive = tmp_path / "hilo.mbox"
+    archive.write_bytes(b"".join(chunks))
+    call_command("import_mail", str(archive), "--brand", brand.slug, "--json")
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(Path(line["file"]).name, line["status"]) for line in lines] == [
+        ("hilo.mbox#1", "created"),
+        ("hilo.mbox#2", "appended"),
+        ("hilo.mbox#3", "duplicate"),
+        ("hilo.mbox#4", "appended"),
+        ("hilo.mbox#5", "appended"),
+        ("hilo.mbox#6", "appended"),
+    ]
+    assert [line["message_id"] for line in lines] == [
+        "hilo1@example.com", "hilo2@example.com", "hilo2@example.com",
+        "hilo3@example.com", "hilo4@example.com", "hilo5@example.com",
+    ]  # fmt: skip
+    assert {line["conversation"] for line in lines} == {lines[0]["conversation"]}
+    assert [len(batch) for batch in batches] == [2, 2, 1]
+    assert Message.objects.filter(brand=brand).count() == 5
+
+
 def test_import_mail_reports_each_message_and_a_second_import_changes_nothing(
     brand, support_address, tmp_path, capsys
 ):
