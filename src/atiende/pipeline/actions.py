@@ -279,6 +279,24 @@ def process_inbound(inbound_id: int) -> InboundMessage:
         return _record_failure(inbound_id, failure)
 
 
+def process_inbound_and_waiting(inbound_id: int) -> list[InboundMessage]:
+    """A worker's task for one stored message: that message and, in the same batch, the oldest
+    others still waiting to be processed (up to a batch in all).
+
+    Mail that arrives one message at a time (SMTP, the webhook) queues a task per message. Under a
+    burst, taking the waiting messages along processes them at the batch's rate; their own tasks,
+    when their turn comes, find them done (one read each). A message waiting for a scheduled
+    retry (needs attention) is not taken along: its own task runs it when it is due.
+    """
+    waiting = (
+        InboundMessage.objects.filter(status=InboundStatus.RECEIVED)
+        .exclude(pk=inbound_id)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    return process_inbound_batch([inbound_id, *waiting[: BATCH_SIZE - 1]])
+
+
 def process_inbound_batch(
     inbound_ids: Iterable[int], *, batch_size: int = BATCH_SIZE
 ) -> list[InboundMessage]:

@@ -7,7 +7,7 @@ from huey.contrib.djhuey import db_periodic_task, db_task
 
 from atiende.pipeline.actions import (
     process_due_inbound,
-    process_inbound,
+    process_inbound_and_waiting,
     process_inbound_batch,
     process_waiting_inbound,
 )
@@ -15,7 +15,8 @@ from atiende.pipeline.actions import (
 
 @db_task()
 def process_inbound_task(inbound_id: int) -> None:
-    process_inbound(inbound_id)
+    """One stored message, and the messages waiting beside it (see process_inbound_and_waiting)."""
+    process_inbound_and_waiting(inbound_id)
 
 
 @db_task()

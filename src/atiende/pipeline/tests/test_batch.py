@@ -161,6 +161,23 @@ def test_when_marking_a_batch_done_fails_its_messages_are_processed_one_by_one(b
     assert sorted(Customer.objects.values_list("name", flat=True)) == ["Ana", "Berta"]
 
 
+def test_a_messages_task_takes_the_waiting_ones_along_but_not_a_scheduled_retry(brand):
+    ids = store(brand, "FAIL Ana", "Berta", "Carmen", "Dora")
+    actions.process_inbound(ids[0])  # needs attention; its retry is scheduled for later
+    processed = actions.process_inbound_and_waiting(ids[2])
+    assert [row.pk for row in processed] == ids[1:]
+    assert statuses() == {
+        "FAIL Ana": (InboundStatus.NEEDS_ATTENTION, ""),
+        "Berta": (InboundStatus.DONE, InboundOutcome.CREATED),
+        "Carmen": (InboundStatus.DONE, InboundOutcome.CREATED),
+        "Dora": (InboundStatus.DONE, InboundOutcome.CREATED),
+    }
+    # Their own tasks, when their turn comes, find them done and change nothing.
+    assert actions.process_inbound_and_waiting(ids[1]) == []
+    assert sorted(Customer.objects.values_list("name", flat=True)) == ["Berta", "Carmen", "Dora"]
+    assert InboundMessage.objects.get(pk=ids[0]).attempts == 1
+
+
 def test_stored_messages_queued_as_batches_are_processed_after_commit(
     brand, django_capture_on_commit_callbacks
 ):
