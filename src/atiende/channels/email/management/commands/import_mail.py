@@ -57,8 +57,10 @@ class Command(BaseCommand):
 
         stored = 0
         for archived in messages_in(paths):
-            waiting.append(self._store_one(archived.label, archived.raw, brand))
-            stored += waiting[-1][1] is not None and waiting[-1][1].created
+            result, receipt = self._store_one(archived.label, archived.raw, brand)
+            waiting.append((result, receipt))
+            if receipt is not None and receipt.created:
+                stored += 1
             progress.update(1)
             if stored >= BATCH_SIZE:
                 report_waiting()
