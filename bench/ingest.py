@@ -264,7 +264,7 @@ def setup_django(database_url: str, data_dir: Path, sqlite_pragmas: str = "") ->
     call_command("migrate", verbosity=0, interactive=False)
 
 
-def create_brand() -> Any:
+def create_brand(*, service_levels: bool = False) -> Any:
     from atiende.brands.actions import create_brand as create
     from atiende.channels.email.actions import add_email_address
     from atiende.core.actors import system_actor
@@ -272,7 +272,40 @@ def create_brand() -> Any:
     system = system_actor("bench")
     brand = create(slug="bench", name="Bench Shop", number_prefix="BEN", actor=system, country="ES")
     add_email_address(brand=brand, address=SUPPORT, actor=system, is_default=True)
+    if service_levels:
+        give_service_levels(brand, system)
     return brand
+
+
+def give_service_levels(brand: Any, actor: Any) -> None:
+    """The demo's Spanish office calendar and two-level SLA policy (as a brand in use has), so
+    that every message also pays for its SLA timers."""
+    from atiende.sla.actions import save_calendar, save_policy
+    from atiende.sla.models import PolicyScope
+
+    office = [["09:00", "14:00"], ["15:00", "18:00"]]
+    calendar = save_calendar(
+        brand=brand,
+        actor=actor,
+        name="Horario Bench",
+        time_zone="Europe/Madrid",
+        weekly=dict.fromkeys(("mon", "tue", "wed", "thu", "fri"), office),
+        holiday_country="ES",
+        holiday_subdivision="MD",
+    )
+    save_policy(
+        brand=brand,
+        actor=actor,
+        name="ANS corporativo",
+        scope=PolicyScope.BRAND,
+        calendar=calendar,
+        targets=[
+            {"metric": "first_response", "priority": "", "minutes": 8 * 60},
+            {"metric": "first_response", "priority": "urgent", "minutes": 60},
+            {"metric": "next_response", "priority": "", "minutes": 16 * 60},
+            {"metric": "resolution", "priority": "", "minutes": 5 * 8 * 60},
+        ],
+    )
 
 
 # --- Measuring ------------------------------------------------------------------------------
@@ -460,7 +493,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
         _pg_recreate(options.database_url)
     try:
         setup_django(options.database_url, data_dir, options.sqlite_pragmas)
-        brand = create_brand()
+        brand = create_brand(service_levels=options.sla)
         generated = generate(options.n)
         mails = [(f"bench:{index}", raw) for index, raw in enumerate(generated)]
         mails += [(f"corpus:{name}", raw) for name, raw in corpus_mails()]
@@ -612,6 +645,9 @@ def main() -> None:
     parser.add_argument("--profile-sort", default="cumulative", help="pstats order (tottime...)")
     parser.add_argument(
         "--sql-log", default="", metavar="FILE", help="write the counted statements to FILE"
+    )
+    parser.add_argument(
+        "--sla", action="store_true", help="give the brand a calendar and an SLA policy first"
     )
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
