@@ -4,13 +4,12 @@ recomputing open conversations after a policy change, and a sweep for checks tha
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
 from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
 
 from atiende.sla import actions, notifications
-from atiende.sla.models import SlaTimer
+from atiende.sla.models import SlaTimer, TimerState
 
 logger = logging.getLogger(__name__)
 
@@ -43,12 +42,22 @@ def sweep_due_timers_task() -> None:
     actions.sweep_due_timers()
 
 
-def schedule_checks(timer_id: int, instants: list[datetime]) -> None:
-    """Schedule a check at each instant, revoking the checks this timer had scheduled before."""
-    timer = SlaTimer.objects.filter(pk=timer_id).only("scheduled_checks").first()
-    if timer is None:
-        return
-    for task_id in timer.scheduled_checks or []:
-        HUEY.revoke_by_id(task_id)
-    task_ids = [check_timer_task.schedule((timer_id,), eta=instant).id for instant in instants]
-    SlaTimer.objects.filter(pk=timer_id).update(scheduled_checks=task_ids)
+def schedule_checks_of(timer_ids: list[int]) -> None:
+    """Schedule a check at each instant the timers' warnings and deadlines fall, revoking the
+    checks each had scheduled before; from the rows as they stand, one read and one UPDATE for all.
+    A timer no longer running (or no longer there) is left alone: its checks find nothing to do."""
+    from atiende.sla.timers import check_instants
+
+    timers = list(
+        SlaTimer.objects.filter(pk__in=timer_ids, state=TimerState.RUNNING).only(
+            "warn_at", "warned_at", "due_at", "breached_at", "scheduled_checks"
+        )
+    )
+    for timer in timers:
+        for task_id in timer.scheduled_checks or []:
+            HUEY.revoke_by_id(task_id)
+        timer.scheduled_checks = [
+            check_timer_task.schedule((timer.pk,), eta=instant).id
+            for instant in check_instants(timer)
+        ]
+    SlaTimer.objects.bulk_update(timers, ["scheduled_checks"])

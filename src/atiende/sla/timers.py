@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from atiende.conversations.models import Conversation, ConversationEvent, Message
 from atiende.core.actors import system_actor
-from atiende.core.batching import batch_memo
+from atiende.core.batching import batch_memo, put_off_to_batch_end
 from atiende.core.realtime import notify_on_commit
 from atiende.sla.calendar import WEEKDAYS, BusinessCalendar
 from atiende.sla.models import Metric, Policy, SlaEvent, SlaTimer, TimerState
@@ -374,22 +374,34 @@ def record_sla_event(
     return event
 
 
-def _schedule_checks(timer: SlaTimer) -> None:
-    instants = [
+def check_instants(timer: SlaTimer) -> list[datetime]:
+    """When the timer's warning and breach, not yet recorded, must be checked."""
+    return [
         moment
         for moment, done in ((timer.warn_at, timer.warned_at), (timer.due_at, timer.breached_at))
         if moment and not done
     ]
-    if not instants:
+
+
+def _schedule_checks(timer: SlaTimer) -> None:
+    if not check_instants(timer):
         return
-    timer_id = timer.pk
-    transaction.on_commit(lambda: _schedule_later(timer_id, instants))
+    in_batch = put_off_to_batch_end(("sla", "checks"), _schedule_after_commit)
+    if in_batch is None:
+        _schedule_after_commit([timer.pk])
+    else:
+        # A batch of inbound messages schedules its timers' checks together once it has
+        # committed (one read, one UPDATE).
+        in_batch.append(timer.pk)
 
 
-def _schedule_later(timer_id: int, instants: list[datetime]) -> None:
-    from atiende.sla.tasks import schedule_checks
+def _schedule_after_commit(timer_ids: list[int]) -> None:
+    """Once committed, schedule the checks of these timers as they were committed (a message
+    rolled back to its savepoint leaves its timer as it was)."""
+    from atiende.sla.tasks import schedule_checks_of
 
-    schedule_checks(timer_id, instants)
+    ids = sorted(set(timer_ids))
+    transaction.on_commit(lambda: schedule_checks_of(ids))
 
 
 def _email_later(event_id: int) -> None:

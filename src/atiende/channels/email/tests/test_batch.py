@@ -262,6 +262,34 @@ def test_when_the_batchs_index_write_fails_each_message_shows_the_error_on_its_r
     assert not Message.objects.filter(brand=brand).exists()
 
 
+def test_a_batchs_sla_checks_are_scheduled_together_once_it_has_committed(
+    brand, support_addresses, system, django_capture_on_commit_callbacks
+):
+    from atiende.sla.actions import save_policy
+    from atiende.sla.models import PolicyScope, SlaTimer
+
+    save_policy(
+        brand=brand, actor=system, name="24x7", scope=PolicyScope.BRAND,
+        targets=[{"metric": "first_response", "priority": "", "minutes": 60}],
+    )  # fmt: skip
+    ids = store(brand, [mail(f"c{n}@example.com", f"sla{n}@example.com") for n in range(3)])
+    with (
+        CaptureQueriesContext(connection) as queries,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        process_inbound_batch(ids)
+    timers = SlaTimer.objects.filter(brand=brand, metric="first_response")
+    # The warning's and the deadline's check, for each new conversation's timer...
+    assert sorted(len(timer.scheduled_checks) for timer in timers) == [2, 2, 2]
+    # ...recorded by one statement for the batch, not one per timer.
+    recorded = [
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].startswith('UPDATE "sla_slatimer"') and "scheduled_checks" in query["sql"]
+    ]
+    assert len(recorded) == 1
+
+
 def test_a_message_answering_an_older_one_is_threaded_from_what_the_batch_read(
     brand, other_brand, support_addresses
 ):
