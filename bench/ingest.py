@@ -278,34 +278,12 @@ def create_brand(*, service_levels: bool = False) -> Any:
 
 
 def give_service_levels(brand: Any, actor: Any) -> None:
-    """The demo's Spanish office calendar and two-level SLA policy (as a brand in use has), so
-    that every message also pays for its SLA timers."""
-    from atiende.sla.actions import save_calendar, save_policy
-    from atiende.sla.models import PolicyScope
+    """What ``atiende demo`` gives its Spanish shop: Madrid office hours and holidays, and a
+    corporate SLA policy (as a brand in use has), so that every message pays for its SLA timers."""
+    from atiende.demo.seed import seed_service_levels
+    from atiende.demo.tienda_sol import PLAN
 
-    office = [["09:00", "14:00"], ["15:00", "18:00"]]
-    calendar = save_calendar(
-        brand=brand,
-        actor=actor,
-        name="Horario Bench",
-        time_zone="Europe/Madrid",
-        weekly=dict.fromkeys(("mon", "tue", "wed", "thu", "fri"), office),
-        holiday_country="ES",
-        holiday_subdivision="MD",
-    )
-    save_policy(
-        brand=brand,
-        actor=actor,
-        name="ANS corporativo",
-        scope=PolicyScope.BRAND,
-        calendar=calendar,
-        targets=[
-            {"metric": "first_response", "priority": "", "minutes": 8 * 60},
-            {"metric": "first_response", "priority": "urgent", "minutes": 60},
-            {"metric": "next_response", "priority": "", "minutes": 16 * 60},
-            {"metric": "resolution", "priority": "", "minutes": 5 * 8 * 60},
-        ],
-    )
+    seed_service_levels(PLAN, brand, actor)
 
 
 # --- Measuring ------------------------------------------------------------------------------

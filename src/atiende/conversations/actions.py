@@ -218,7 +218,7 @@ def _locked_read(conversation_id: int) -> QuerySet[Any]:
 
 
 # Every change to a conversation starts here (each customer message, reply, status change):
-# compiled once, as building the query cost the ORM several times what the database took.
+# compiled once: building the query cost the ORM more than running it (bench/ingest.py --profile).
 _LOCKED = PreparedRead(_locked_read, conversation_id=int)
 
 

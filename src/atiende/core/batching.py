@@ -8,19 +8,20 @@ transaction per batch and a savepoint per message. Inside :func:`batch`:
 - :func:`note_batch_write` / :func:`written_in_batch` remember which rows an item of the batch
   wrote, so that an answer read for the whole batch before it began is trusted only for rows
   nobody has written since.
-- :func:`put_off_to_batch_end` collects items for a write that is cheaper done once for all of
+- :func:`write_at_batch_end` collects items for a write that is cheaper done once for all of
   them (the search index's rows, set-based): made when the batch's body ends, still inside its
-  transaction, so it commits or rolls back with what caused it. A write that an item's own
-  failure rolled back leaves nothing behind to write: a put-off write must therefore read what it
-  writes from the database at the end (as the search index does), never from the collected items.
+  transaction, so it commits or rolls back with what caused it. An item collected inside a
+  savepoint that later rolls back stays collected: such a write reads what it writes from the
+  database at the end (the search index, the SLA checks), or its items are collected only as the
+  last step of their work (the inbound rows' "done").
 
 Outside a batch every function behaves as if each call were a batch of its own: the memo computes
-every time, nothing is remembered, and nothing is put off (the caller writes at once).
+every time, nothing is remembered, and a write for the batch's end is made at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -99,15 +100,14 @@ def written_in_batch(key: Hashable) -> bool:
     return state is not None and key in state.written
 
 
-def put_off_to_batch_end(key: Hashable, write: BatchEndWrite) -> list[Any] | None:
-    """The list to append items to for ``write`` at the batch's end; None outside a batch.
-
-    ``write`` is called once with every item collected under ``key`` (repeats included).
-    """
+def write_at_batch_end(key: Hashable, write: BatchEndWrite, items: Iterable[Any]) -> None:
+    """``write(items)``: now outside a batch; inside one, once at its end, with every item
+    collected under ``key`` by then (repeats included)."""
     state = _current.get()
     if state is None:
-        return None
+        write(list(items))
+        return
     entry = state.put_off.get(key)
     if entry is None:
         entry = state.put_off[key] = ([], write)
-    return entry[0]
+    entry[0].extend(items)

@@ -111,7 +111,7 @@ def _identity_holder(brand_id: int, kind: str, network: str, value: str) -> Quer
 
 
 # Asked for every new customer (every new sender of every channel): compiled once, as building
-# the query cost the ORM over ten times what the database took to answer it.
+# the query cost the ORM more than answering it cost the database (bench/ingest.py --profile).
 _IDENTITY_HOLDER = PreparedRead(_identity_holder, brand_id=int, kind=str, network=str, value=str)
 
 

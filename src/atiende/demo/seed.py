@@ -126,7 +126,7 @@ def _seed_brand(
         is_default=True,
         actor=actor,
     )
-    _seed_service_levels(plan, brand, actor)
+    seed_service_levels(plan, brand, actor)
     categories = {
         topic.category: Category.objects.create(brand=brand, name=topic.category)
         for topic in plan.topics
@@ -158,7 +158,7 @@ _OFFICE_HOURS = {
 }
 
 
-def _seed_service_levels(plan: BrandPlan, brand: Brand, actor: SystemActor) -> None:
+def seed_service_levels(plan: BrandPlan, brand: Brand, actor: SystemActor) -> None:
     """A business calendar and a two-level SLA: a corporate default and a faster one for urgent
     cases, so the demo's open conversations show deadlines, warnings and breaches."""
     known = plan.country in _OFFICE_HOURS

@@ -38,7 +38,7 @@ from atiende.accounts.permissions import Actor, require
 from atiende.accounts.roles import Capability
 from atiende.brands.models import Brand
 from atiende.core.actions import action
-from atiende.core.batching import batch, batch_memo, put_off_to_batch_end
+from atiende.core.batching import batch, batch_memo, write_at_batch_end
 from atiende.core.realtime import collect_notices
 from atiende.pipeline import chain
 from atiende.pipeline.models import InboundMessage, InboundOutcome, InboundStatus, ServiceChain
@@ -184,13 +184,9 @@ def _process_locked(inbound: InboundMessage) -> InboundMessage:
     inbound.stage_timings = timings
     inbound.processed_at = timezone.now()
     inbound.next_attempt_at = None
-    done_in_batch = put_off_to_batch_end(("pipeline", "inbound done"), _mark_done)
-    if done_in_batch is None:
-        inbound.save(update_fields=_DONE_FIELDS)
-    else:
-        # In a batch, every processed row is marked done at its end, in the same transaction as
-        # the effects: still committed together with them, or not at all.
-        done_in_batch.append(inbound)
+    # In a batch, every processed row is marked done at its end, in the same transaction as the
+    # effects: still committed together with them, or not at all.
+    write_at_batch_end(("pipeline", "inbound done"), _mark_done, [inbound])
     return inbound
 
 
@@ -201,11 +197,9 @@ _DONE_FIELDS = [
 
 
 def _mark_done(rows: list[InboundMessage]) -> None:
-    """Write what :func:`_process_locked` set on each row: one UPDATE run for every row.
-
-    (An ORM ``save()`` per row cost several times the statement it ran; ``bulk_update`` builds a
-    CASE per field and row, which costs more still.)
-    """
+    """Write what :func:`_process_locked` set on each row: one UPDATE run for every row
+    (``executemany``; an ORM ``save()`` per row, or ``bulk_update``'s CASE per field and row,
+    cost more Python than the statements)."""
     fields = [field for field in InboundMessage._meta.concrete_fields if field.name in _DONE_FIELDS]
     assignments = ", ".join(
         f"{connection.ops.quote_name(str(field.column))} = %s" for field in fields

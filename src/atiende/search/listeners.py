@@ -17,7 +17,7 @@ from typing import Any
 
 from atiende.conversations.events import ConversationEventType
 from atiende.conversations.models import Conversation, ConversationEvent
-from atiende.core.batching import put_off_to_batch_end
+from atiende.core.batching import write_at_batch_end
 from atiende.customers.events import CustomerEventType
 from atiende.customers.models import Customer, CustomerEvent
 from atiende.search import index
@@ -59,11 +59,7 @@ def _message_ids(payload: Any) -> list[int]:
 
 def _index(write: Callable[[Iterable[int]], None], ids: Iterable[int]) -> None:
     """``write(ids)`` now, or with the other ids of the batch at its end."""
-    collected = put_off_to_batch_end(("search", write.__name__), write)
-    if collected is None:
-        write(ids)
-    else:
-        collected.extend(ids)
+    write_at_batch_end(("search", write.__name__), write, ids)
 
 
 def on_conversation_event(conversation: Conversation, event: ConversationEvent) -> None:

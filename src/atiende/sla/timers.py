@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from atiende.conversations.models import Conversation, ConversationEvent, Message
 from atiende.core.actors import system_actor
-from atiende.core.batching import batch_memo, put_off_to_batch_end
+from atiende.core.batching import batch_memo, write_at_batch_end
 from atiende.core.realtime import notify_on_commit
 from atiende.sla.calendar import WEEKDAYS, BusinessCalendar
 from atiende.sla.models import Metric, Policy, SlaEvent, SlaTimer, TimerState
@@ -386,13 +386,9 @@ def check_instants(timer: SlaTimer) -> list[datetime]:
 def _schedule_checks(timer: SlaTimer) -> None:
     if not check_instants(timer):
         return
-    in_batch = put_off_to_batch_end(("sla", "checks"), _schedule_after_commit)
-    if in_batch is None:
-        _schedule_after_commit([timer.pk])
-    else:
-        # A batch of inbound messages schedules its timers' checks together once it has
-        # committed (one read, one UPDATE).
-        in_batch.append(timer.pk)
+    # A batch of inbound messages schedules its timers' checks together once it has committed
+    # (one read, one UPDATE).
+    write_at_batch_end(("sla", "checks"), _schedule_after_commit, [timer.pk])
 
 
 def _schedule_after_commit(timer_ids: list[int]) -> None:

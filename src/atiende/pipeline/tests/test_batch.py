@@ -150,10 +150,14 @@ def test_a_batchs_processed_rows_are_marked_done_by_one_statement_at_its_end(bra
 def test_when_marking_a_batch_done_fails_its_messages_are_processed_one_by_one(brand, monkeypatch):
     # The effects and the "done" commit together: the customers the batch made went with it,
     # and processing the messages again one by one makes each once.
-    def failing(rows: Any) -> None:
-        raise RuntimeError("disk full")
+    mark_done = actions._mark_done
 
-    monkeypatch.setattr(actions, "_mark_done", failing)
+    def failing_for_a_batch(rows: Any) -> None:
+        if len(rows) > 1:
+            raise RuntimeError("disk full")
+        mark_done(rows)
+
+    monkeypatch.setattr(actions, "_mark_done", failing_for_a_batch)
     ids = store(brand, "Ana", "Berta")
     processed = actions.process_inbound_batch(ids)
     assert [row.pk for row in processed] == sorted(ids)

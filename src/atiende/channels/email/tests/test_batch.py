@@ -170,9 +170,9 @@ def test_a_sender_writing_too_fast_is_stopped_at_the_same_message_in_a_batch(
     ]
 
 
-def test_a_message_rolled_back_in_a_batch_leaves_nothing_for_the_next_one_to_find(
-    brand, support_addresses, monkeypatch
-):
+@pytest.fixture
+def subject_falla_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Starting a conversation whose subject is FALLA fails (in its message's savepoint)."""
     start = stages.conversation_actions.start_conversation_with_message
 
     def failing_once(**kwargs: Any) -> Any:
@@ -183,6 +183,11 @@ def test_a_message_rolled_back_in_a_batch_leaves_nothing_for_the_next_one_to_fin
     monkeypatch.setattr(
         stages.conversation_actions, "start_conversation_with_message", failing_once
     )
+
+
+def test_a_message_rolled_back_in_a_batch_leaves_nothing_for_the_next_one_to_find(
+    brand, support_addresses, subject_falla_fails
+):
     ids = store(
         brand,
         [
@@ -200,18 +205,8 @@ def test_a_message_rolled_back_in_a_batch_leaves_nothing_for_the_next_one_to_fin
 
 
 def test_a_batchs_mail_is_indexed_for_search_together_when_it_ends(
-    brand, support_addresses, agent, monkeypatch
+    brand, support_addresses, agent, subject_falla_fails
 ):
-    start = stages.conversation_actions.start_conversation_with_message
-
-    def failing_once(**kwargs: Any) -> Any:
-        if kwargs["subject"] == "FALLA":
-            raise RuntimeError("the disk is full")
-        return start(**kwargs)
-
-    monkeypatch.setattr(
-        stages.conversation_actions, "start_conversation_with_message", failing_once
-    )
     raws = [
         mail(f"cliente{n}@example.com", f"s{n}@example.com", body=f"Busco la palabra{n}")
         for n in range(4)
