@@ -3,7 +3,9 @@
 Whenever something that can change a deadline happens (a message, a reply, a status, priority,
 team or category change), :func:`refresh_timers` recomputes the conversation's timers from what is
 stored: its messages, its status history and the policy that applies now. Deriving instead of
-patching makes the result the same however late, repeated or out of order the triggers are.
+patching makes the result the same however late, repeated or out of order the triggers are,
+and lets a batch of inbound messages refresh its conversations once, together, at its end
+(:func:`refresh_many`).
 
 * First response: from the conversation's start to the first agent reply (an automatic
   acknowledgement is not a response). Solving the case before any reply stops it.
@@ -19,7 +21,8 @@ scheduled check, or by the next refresh if that check came late (a stopped worke
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,7 +32,7 @@ from django.utils import timezone
 
 from atiende.conversations.models import Conversation, ConversationEvent, Message
 from atiende.core.actors import system_actor
-from atiende.core.batching import batch_memo, write_at_batch_end
+from atiende.core.batching import batch_memo, in_batch, write_at_batch_end
 from atiende.core.realtime import notify_on_commit
 from atiende.sla.calendar import WEEKDAYS, BusinessCalendar
 from atiende.sla.models import Metric, Policy, SlaEvent, SlaTimer, TimerState
@@ -71,30 +74,69 @@ class Cycle:
 
 def on_conversation_event(conversation: Conversation, event: ConversationEvent) -> None:
     if event.type in RELEVANT_EVENTS:
-        refresh_timers(conversation)
+        # A batch of inbound messages refreshes its conversations once, at its end, set-wise.
+        write_at_batch_end(("sla", "refresh"), _refresh_collected, [conversation])
 
 
-def _status_history(conversation: Conversation) -> list[tuple[datetime, str]]:
-    """(since, status) from the start, as recorded in the conversation's events."""
-    history = [(conversation.created_at, "new")]
+def _refresh_collected(conversations: list[Conversation]) -> None:
+    """Outside a batch: the one conversation its action holds, refreshed in place (its caller
+    sees the new deadline). At a batch's end: each of the batch's conversations once, as it is
+    now (a later message may have changed it after its event, or rolled back the one that created
+    it), under the lock its actions take."""
+    if in_batch():
+        ids = sorted({conversation.pk for conversation in conversations})
+        conversations = list(
+            Conversation.objects.select_for_update(of=("self",))
+            .select_related("customer__organization")
+            .filter(pk__in=ids)
+            .order_by("pk")
+        )
+    refresh_many(conversations)
+
+
+def _status_histories(
+    conversations: Sequence[Conversation],
+) -> dict[int, list[tuple[datetime, str]]]:
+    """Each conversation's (since, status) from its start, as recorded in its events."""
+    histories = {
+        conversation.pk: [(conversation.created_at, "new")] for conversation in conversations
+    }
     rows = (
         # Only the events that changed the status, not the whole history.
         ConversationEvent.objects.filter(
-            conversation=conversation, payload__changes__has_key="status"
+            conversation_id__in=list(histories), payload__changes__has_key="status"
         )
-        .order_by("created_at", "id")
-        .values_list("created_at", "payload")
+        .order_by("conversation_id", "created_at", "id")
+        .values_list("conversation_id", "created_at", "payload")
     )
-    for created_at, payload in rows:
+    for conversation_id, created_at, payload in rows:
+        history = histories[conversation_id]
         change = (
             (payload or {}).get("changes", {}).get("status") if isinstance(payload, dict) else None
         )
         if isinstance(change, list | tuple) and len(change) == 2 and change[1] != history[-1][1]:
             history.append((created_at, change[1]))
-    if history[-1][1] != conversation.status:
-        # A status set without an event of its own (an imported archive): true since the last change.
-        history.append((max(conversation.updated_at, history[-1][0]), conversation.status))
-    return history
+    for conversation in conversations:
+        history = histories[conversation.pk]
+        if history[-1][1] != conversation.status:
+            # A status set without an event of its own (an imported archive): true since the
+            # last change.
+            history.append((max(conversation.updated_at, history[-1][0]), conversation.status))
+    return histories
+
+
+def _message_facts(ids: list[int]) -> dict[int, list[tuple[str, str, datetime]]]:
+    """Each conversation's (direction, author kind, created at), in order, notes excluded."""
+    facts: dict[int, list[tuple[str, str, datetime]]] = {pk: [] for pk in ids}
+    rows = (
+        Message.objects.filter(conversation_id__in=ids)
+        .exclude(direction="internal")
+        .order_by("conversation_id", "created_at", "id")
+        .values_list("conversation_id", "direction", "author_kind", "created_at")
+    )
+    for conversation_id, direction, author_kind, created_at in rows:
+        facts[conversation_id].append((direction, author_kind, created_at))
+    return facts
 
 
 def derive_cycles(
@@ -172,6 +214,11 @@ def _pauses(
     return spans
 
 
+def _policies_of(brand_id: int) -> dict[int, Policy]:
+    # Read once per batch of inbound messages: the service chain never writes policies.
+    return batch_memo(("sla_policies", brand_id), lambda: brand_policies(brand_id))
+
+
 def refresh_timers(
     conversation: Conversation,
     *,
@@ -183,48 +230,74 @@ def refresh_timers(
     ``policies`` (the brand's, from ``brand_policies``) saves reading them again when many
     conversations of one brand are refreshed together.
     """
+    return refresh_many([conversation], now=now, policies=policies).get(conversation.pk, [])
+
+
+def refresh_many(
+    conversations: Sequence[Conversation],
+    *,
+    now: datetime | None = None,
+    policies: dict[int, Policy] | None = None,
+) -> dict[int, list[SlaTimer]]:
+    """:func:`refresh_timers` for many conversations at once: their timers, messages and status
+    changes read by one statement each, their new timers written by one; the timers each keeps,
+    by conversation id."""
     now = now or timezone.now()
-    if policies is None:
-        brand_id = conversation.brand_id
-        # Read once per batch of inbound messages: the service chain never writes policies.
-        policies = batch_memo(("sla_policies", brand_id), lambda: brand_policies(brand_id))
-    if not policies:
-        return []  # a brand without policies has never had a timer either
-    resolution = resolve(conversation, policies)
-    existing = {
-        (timer.metric, timer.cycle): timer
-        for timer in SlaTimer.objects.filter(conversation=conversation)
-    }
-    if resolution is None and not existing:
-        _keep_earliest_due(conversation, [])
-        return []
-    messages = list(
-        Message.objects.filter(conversation=conversation)
-        .exclude(direction="internal")
-        .order_by("created_at", "id")
-        .values_list("direction", "author_kind", "created_at")
-    )
-    statuses = _status_history(conversation)
-    cycles = derive_cycles(conversation.created_at, messages, statuses)
-    current_status = statuses[-1][1]
-    kept: list[SlaTimer] = []
-    seen = set()
-    for cycle in cycles:
-        seen.add((cycle.metric, cycle.cycle))
-        chosen = resolution.targets.get(cycle.metric) if resolution else None
-        timer = existing.get((cycle.metric, cycle.cycle))
-        if chosen is None or resolution is None:
-            if timer is not None and timer.state in (TimerState.RUNNING, TimerState.PAUSED):
-                _save(timer, state=TimerState.STOPPED, due_at=None, warn_at=None)
-            continue
-        timer = _apply(
-            conversation, timer, cycle, resolution, chosen.minutes, statuses, current_status, now
+    measured: list[tuple[Conversation, Resolution | None]] = []
+    for conversation in conversations:
+        brand_policies_now = (
+            policies if policies is not None else _policies_of(conversation.brand_id)
         )
-        kept.append(timer)
-    for key, timer in existing.items():
-        if key not in seen and timer.state in (TimerState.RUNNING, TimerState.PAUSED):
-            _save(timer, state=TimerState.STOPPED, due_at=None, warn_at=None)
-    _keep_earliest_due(conversation, kept)
+        if brand_policies_now:  # a brand without policies has never had a timer either
+            measured.append((conversation, resolve(conversation, brand_policies_now)))
+    if not measured:
+        return {}
+    existing: dict[int, dict[tuple[str, int], SlaTimer]] = defaultdict(dict)
+    for timer in SlaTimer.objects.filter(conversation_id__in=[c.pk for c, _ in measured]):
+        existing[timer.conversation_id][(timer.metric, timer.cycle)] = timer
+    kept: dict[int, list[SlaTimer]] = {}
+    derived = []
+    for conversation, resolution in measured:
+        if resolution is None and not existing[conversation.pk]:
+            _keep_earliest_due(conversation, [])
+            kept[conversation.pk] = []
+        else:
+            derived.append((conversation, resolution))
+    if not derived:
+        return kept
+    histories = _status_histories([conversation for conversation, _ in derived])
+    messages = _message_facts([conversation.pk for conversation, _ in derived])
+    # (conversation, timer, resolution, changed) of every timer kept, new ones not yet saved.
+    outcomes: list[tuple[Conversation, SlaTimer, Resolution, bool]] = []
+    for conversation, resolution in derived:
+        statuses = histories[conversation.pk]
+        cycles = derive_cycles(conversation.created_at, messages[conversation.pk], statuses)
+        timers = existing[conversation.pk]
+        seen = set()
+        for cycle in cycles:
+            seen.add((cycle.metric, cycle.cycle))
+            chosen = resolution.targets.get(cycle.metric) if resolution else None
+            found = timers.get((cycle.metric, cycle.cycle))
+            if chosen is None or resolution is None:
+                if found is not None and found.state in (TimerState.RUNNING, TimerState.PAUSED):
+                    _save(found, state=TimerState.STOPPED, due_at=None, warn_at=None)
+                continue
+            timer, changed = _apply(
+                conversation, found, cycle, resolution, chosen.minutes, statuses, now
+            )
+            outcomes.append((conversation, timer, resolution, changed))
+        for key, timer in timers.items():
+            if key not in seen and timer.state in (TimerState.RUNNING, TimerState.PAUSED):
+                _save(timer, state=TimerState.STOPPED, due_at=None, warn_at=None)
+    SlaTimer.objects.bulk_create([timer for _, timer, _, _ in outcomes if timer.pk is None])
+    for conversation, timer, resolution, changed in outcomes:
+        _record_due_facts(conversation, timer, resolution, now)
+        if changed and timer.state == TimerState.RUNNING:
+            _schedule_checks(timer)
+        kept.setdefault(conversation.pk, []).append(timer)
+    for conversation, _ in derived:
+        kept.setdefault(conversation.pk, [])
+        _keep_earliest_due(conversation, kept[conversation.pk])
     return kept
 
 
@@ -251,9 +324,10 @@ def _apply(
     resolution: Resolution,
     minutes: int,
     statuses: list[tuple[datetime, str]],
-    current_status: str,
     now: datetime,
-) -> SlaTimer:
+) -> tuple[SlaTimer, bool]:
+    """The timer as the cycle and the policy make it, and whether that changed it; a new timer
+    is returned unsaved (its caller saves a batch's together)."""
     calendar_row = resolution.calendar.value
     calendar = calendar_row.business_calendar() if calendar_row is not None else AROUND_THE_CLOCK
     paused = resolution.paused_statuses()
@@ -270,7 +344,7 @@ def _apply(
             "due_at": due,
             "warn_at": None,
         }
-    elif current_status in paused:
+    elif statuses[-1][1] in paused:
         values = {"state": TimerState.PAUSED, "met_at": None, "due_at": None, "warn_at": None}
     else:
         pauses = _pauses(statuses, paused, now)
@@ -286,20 +360,15 @@ def _apply(
         explanation=resolution.explain_target(cycle.metric),
     )
     if timer is None:
-        timer = SlaTimer.objects.create(
+        new = SlaTimer(
             brand_id=conversation.brand_id,
             conversation=conversation,
             metric=cycle.metric,
             cycle=cycle.cycle,
             **values,
         )
-        changed = True
-    else:
-        changed = _save(timer, **values)
-    _record_due_facts(conversation, timer, resolution, now)
-    if changed and timer.state == TimerState.RUNNING:
-        _schedule_checks(timer)
-    return timer
+        return new, True
+    return timer, _save(timer, **values)
 
 
 def _save(timer: SlaTimer, **values: Any) -> bool:

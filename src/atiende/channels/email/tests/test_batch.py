@@ -285,6 +285,64 @@ def test_a_batchs_sla_checks_are_scheduled_together_once_it_has_committed(
     assert len(recorded) == 1
 
 
+def test_a_batchs_sla_timers_are_derived_together_when_it_ends(
+    brand, other_brand, support_addresses, system, subject_falla_fails
+):
+    from atiende.conversations.models import Conversation
+    from atiende.sla.actions import save_policy
+    from atiende.sla.models import PolicyScope, SlaTimer, TimerState
+
+    for each in (brand, other_brand):
+        save_policy(
+            brand=each, actor=system, name="24x7", scope=PolicyScope.BRAND,
+            targets=[
+                {"metric": "first_response", "priority": "", "minutes": 60},
+                {"metric": "resolution", "priority": "", "minutes": 480},
+            ],
+        )  # fmt: skip
+    raws = [mail(f"c{n}@example.com", f"t{n}@example.com") for n in range(3)]
+    raws.insert(1, mail("fina@example.com", "f@example.com", subject="FALLA"))
+    # A second message to the first conversation, in the same batch: derived with both.
+    raws.append(mail("c0@example.com", "t0b@example.com", in_reply_to="t0@example.com"))
+
+    def timers_of(target: Any) -> list[tuple[int, str, int, str, timedelta | None]]:
+        numbers = {
+            pk: number
+            for number, pk in enumerate(
+                Conversation.objects.filter(brand=target)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+        }
+        return sorted(
+            (numbers[timer.conversation_id], timer.metric, timer.cycle, timer.state,
+             timer.due_at - timer.started_at if timer.due_at else None)
+            for timer in SlaTimer.objects.filter(brand=target)
+        )  # fmt: skip
+
+    alone = store(brand, raws)
+    for inbound_id in alone:
+        process_inbound(inbound_id)
+    batched = store(other_brand, raws)
+    with CaptureQueriesContext(connection) as queries:
+        process_inbound_batch(batched)
+    assert summary(alone) == summary(batched)
+    assert timers_of(other_brand) == timers_of(brand)
+    assert len(timers_of(other_brand)) == 6  # two for each of the three conversations
+    assert all(state == TimerState.RUNNING for _, _, _, state, _ in timers_of(other_brand))
+    # The timers of the batch's conversations read by one statement and written by one (one
+    # by one, a read and two inserts per conversation, and a read per message).
+    timer_statements = [
+        query["sql"].split(" ", 1)[0]
+        for query in queries.captured_queries
+        if '"sla_slatimer"' in query["sql"].split(" WHERE ")[0]
+    ]
+    assert sorted(timer_statements) == ["INSERT", "SELECT"]
+    for conversation in Conversation.objects.filter(brand=other_brand):
+        first_response = SlaTimer.objects.get(conversation=conversation, metric="first_response")
+        assert conversation.sla_due_at == first_response.due_at
+
+
 def test_a_message_answering_an_older_one_is_threaded_from_what_the_batch_read(
     brand, other_brand, support_addresses
 ):
