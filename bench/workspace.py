@@ -235,6 +235,22 @@ def explain(sql: str) -> str:
         return "\n".join(row[0] for row in cursor.fetchall())
 
 
+def planning_and_execution(sql: str, repeat: int = 5) -> tuple[float, float]:
+    """PostgreSQL: the median planning and execution time (ms) of an unprepared statement, from
+    ``EXPLAIN (ANALYZE, SUMMARY)``; on a round trip's worth of SQL, planning can cost more."""
+    from django.db import connection
+
+    planning, execution = [], []
+    with connection.cursor() as cursor:
+        for _ in range(repeat):
+            cursor.execute("EXPLAIN (ANALYZE, SUMMARY, FORMAT JSON) " + sql)
+            (report,) = cursor.fetchone()
+            plan = (json.loads(report) if isinstance(report, str) else report)[0]
+            planning.append(plan["Planning Time"])
+            execution.append(plan["Execution Time"])
+    return statistics.median(planning), statistics.median(execution)
+
+
 def diagnose(client: Any, url: str, slower_than_ms: float) -> None:
     """Every statement of one request with its time; the plan of each slower than the limit."""
     from django.db import connection
@@ -248,12 +264,25 @@ def diagnose(client: Any, url: str, slower_than_ms: float) -> None:
     queries = captured.captured_queries
     sql_ms = sum(float(query["time"]) for query in queries) * 1000
     print(f"{url}: {status}, {total:.1f} ms, {len(queries)} statements, {sql_ms:.1f} ms of SQL")
+    planned = connection.vendor == "postgresql"
+    totals = [0.0, 0.0]
     for number, query in enumerate(queries, 1):
         took = float(query["time"]) * 1000
-        print(f"  #{number} {took:8.1f} ms  {query['sql'][:300]}")
+        split = ""
+        if planned and query["sql"].startswith("SELECT"):
+            planning, execution = planning_and_execution(query["sql"])
+            totals[0] += planning
+            totals[1] += execution
+            split = f" (plan {planning:5.2f}, run {execution:5.2f})"
+        print(f"  #{number} {took:8.1f} ms{split}  {query['sql'][:300]}")
         if took >= slower_than_ms:
             print("      full: " + query["sql"])
             print("\n".join("      plan: " + line for line in explain(query["sql"]).splitlines()))
+    if planned:
+        print(
+            f"  PostgreSQL's own time for the SELECTs (medians of 5 EXPLAIN ANALYZE each):"
+            f" planning {totals[0]:.1f} ms, execution {totals[1]:.1f} ms"
+        )
 
 
 def memory_mib() -> dict[str, float]:

@@ -115,9 +115,15 @@ if DATABASE_URL:
         # Statements run through core/prepared.py (server-side binding) are prepared on their
         # connection after this many runs; every other statement binds on the client and is
         # never prepared. Off for a pooler that cannot carry prepared statements.
-        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = (
-            5 if env_bool("ATIENDE_DB_PREPARED_STATEMENTS", default=True) else None
-        )
+        preparing = env_bool("ATIENDE_DB_PREPARED_STATEMENTS", default=True)
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 5 if preparing else None
+        if preparing:
+            # A prepared statement keeps one plan for every value. PostgreSQL's default plans it
+            # anew on each run whenever a plan for the values at hand looks cheaper, and for the
+            # inbox's counts it always did: milliseconds of planning for half a millisecond of
+            # running (bench/README.md, "Workspace at a million conversations"). Only statements
+            # whose plan does not depend on their values are prepared (core/prepared.py).
+            DATABASES["default"]["OPTIONS"]["options"] = "-c plan_cache_mode=force_generic_plan"
     else:
         # A sqlite:/// URL (tests hand one to their child processes): the embedded settings.
         DATABASES["default"].setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)

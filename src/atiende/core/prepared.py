@@ -82,7 +82,7 @@ class PreparedRead:
             else (values[slot[0]] if slot[1] is None else values[slot[0]][slot[1]])
             for position, slot in enumerate(compiled.slots)
         ]
-        fetched = _fetch_all(connection, compiled.sql, parameters)
+        fetched = fetch_all(connection, compiled.sql, parameters)
         if not compiled.converters:
             return [tuple(row) for row in fetched]
         converted = []
@@ -135,11 +135,12 @@ class PreparedRead:
         )
 
 
-def _fetch_all(connection: Any, sql: str, parameters: list[Any]) -> list[Any]:
+def fetch_all(connection: Any, sql: str, parameters: list[Any]) -> list[Any]:
     """Run ``sql``; on PostgreSQL through a cursor that binds parameters on the server, which
     psycopg prepares after a few runs of the same statement (``prepare_threshold`` in the
     settings; the project's other statements bind on the client, Django's default, and are never
-    prepared)."""
+    prepared). A prepared statement is planned once, for any values (``plan_cache_mode`` in the
+    settings): only for a statement whose best plan does not depend on its values."""
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(sql, parameters)

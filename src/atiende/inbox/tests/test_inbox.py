@@ -469,3 +469,27 @@ def test_counts_match_the_rows_of_each_view(request, persona, world, other_conve
     for view, count in counts.items():
         page = inbox_page(user, view, InboxFilter(), limit=500)
         assert (view, count.count) == (view, len(page.rows))
+
+
+def test_on_postgresql_the_counts_are_prepared_and_planned_once(agent, supervisor, world):
+    """Planning the counts' thirteen index scans cost PostgreSQL several times running them; the
+    statement is the same for everyone, prepared on the connection and kept to one plan."""
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements and their plans are PostgreSQL's")
+    expected = {user.pk: view_counts(user) for user in (agent, supervisor)}
+    for _ in range(7):
+        for user in (agent, supervisor):
+            assert view_counts(user) == expected[user.pk]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE %s",
+            ["SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM conversations_conversation%"],
+        )
+        plans = cursor.fetchall()
+    # (Two statements when one user's teams are none: psycopg prepares per parameter types.)
+    assert plans
+    generic = sum(generic for generic, _ in plans)
+    custom = sum(custom for _, custom in plans)
+    assert custom == 0
+    assert generic >= 1
