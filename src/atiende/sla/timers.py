@@ -84,7 +84,16 @@ def _refresh_collected(conversations: list[Conversation]) -> None:
     now (a later message may have changed it after its event, or rolled back the one that created
     it), under the lock its actions take."""
     if in_batch():
-        ids = sorted({conversation.pk for conversation in conversations})
+        # (A brand without policies has no timers: its conversations need not be read again.)
+        ids = sorted(
+            {
+                conversation.pk
+                for conversation in conversations
+                if _policies_of(conversation.brand_id)
+            }
+        )
+        if not ids:
+            return
         conversations = list(
             Conversation.objects.select_for_update(of=("self",))
             .select_related("customer__organization")

@@ -455,3 +455,21 @@ def test_a_new_sender_writing_too_fast_within_one_batch_is_stopped_as_one_by_one
     assert batched == alone
     outcomes = [outcome for _status, outcome, *_rest in batched]
     assert outcomes == [InboundOutcome.CREATED] * RATE_LIMIT + [InboundOutcome.AUTO_REPLY] * 2
+
+
+def test_a_batch_in_a_brand_without_service_levels_reads_nothing_more_for_them(
+    brand, support_addresses
+):
+    ids = store(brand, [mail(f"n{n}@example.com", f"n{n}@example.com") for n in range(3)])
+    with CaptureQueriesContext(connection) as queries:
+        process_inbound_batch(ids)
+    sla_reads = [query["sql"] for query in queries.captured_queries if 'FROM "sla_' in query["sql"]]
+    conversation_reads = [
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].startswith("SELECT") and '"customers_organization"' in query["sql"]
+    ]
+    # The brand's policies, once for the batch; its conversations are not read again at the
+    # batch's end to refresh timers it cannot have.
+    assert len(sla_reads) == 1
+    assert conversation_reads == []
