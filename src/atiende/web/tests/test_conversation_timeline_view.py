@@ -336,3 +336,36 @@ def test_live_entries_offer_splitting_only_where_the_page_does(
     )
     assert 'name="messages"' in client.get(_fragment(conversation)).content.decode()
     assert 'id="split-form"' in client.get(_page(conversation)).content.decode()
+
+
+def test_the_customer_panels_other_conversations_are_one_read_with_their_brand_only(
+    agent, brand, customer, conversation
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from atiende.conversations.models import Conversation
+    from atiende.web.workspace import customer_panel
+
+    for number in range(3):
+        start_conversation(
+            brand=brand, customer=customer, channel="phone", actor=agent,
+            subject=f"Llamada {number}", body_text="Llamó.",
+        )  # fmt: skip
+    shown = Conversation.objects.select_related("customer", "brand").get(pk=conversation.pk)
+    with CaptureQueriesContext(connection) as queries:
+        panel = customer_panel(shown, viewer=agent)
+        drawn = [
+            (other.reference, other.channel, other.status, other.subject) for other in panel.recent
+        ]
+    assert drawn == [(f"SOL-{n}", "phone", "new", f"Llamada {n - 2}") for n in (4, 3, 2)]
+    reads = [
+        query["sql"]
+        for query in queries.captured_queries
+        if '"conversations_conversation"' in query["sql"]
+    ]
+    # One statement, whose only join is the brand (for the reference): the panel shows nothing of
+    # the customer, assignee, team or category, and each join cost PostgreSQL planning time.
+    assert len(reads) == 1
+    assert reads[0].count(" JOIN ") == 1
+    assert 'JOIN "brands_brand"' in reads[0]
