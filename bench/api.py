@@ -323,14 +323,22 @@ def wrk(
     if line is None:
         raise SystemExit(f"wrk printed no figures:\n{output}")
     raw = json.loads(line.removeprefix("WRK_JSON "))
-    errors = sum(
-        raw[key]
-        for key in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts")
-    )
+    kinds = {
+        kind: raw[key]
+        for kind, key in (
+            ("connect", "connect_errors"),
+            ("read", "read_errors"),
+            ("write", "write_errors"),
+            ("non-2xx", "status_errors"),
+            ("timeout", "timeouts"),
+        )
+        if raw[key]
+    }
     return {
         "requests": raw["requests"],
         "per_second": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
-        "errors": errors,
+        "errors": sum(kinds.values()),
+        "error_kinds": kinds,
         "non_2xx": raw["status_errors"],
         "mean_ms": round(raw["mean_us"] / 1000, 2),
         "p50_ms": round(raw["p50_us"] / 1000, 2),
@@ -355,6 +363,11 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     merged: dict[str, Any] = {key: statistics.median(run[key] for run in runs) for key in keys}
     merged["requests"] = sum(run["requests"] for run in runs)
     merged["errors"] = sum(run["errors"] for run in runs)
+    kinds: dict[str, int] = {}
+    for run in runs:
+        for kind, count in run["error_kinds"].items():
+            kinds[kind] = kinds.get(kind, 0) + count
+    merged["error_kinds"] = kinds
     merged["runs"] = runs
     return merged
 
@@ -674,6 +687,10 @@ def print_report(result: dict[str, Any]) -> None:
         f"pid {p['pid']}: {p['rss_mib']} MiB, {p['threads']} threads" for p in server["processes"]
     )
     print(f"  server RSS: {server['rss_mib_total_max']} MiB at most, all processes ({layout})")
+    for name, figures in result["scenarios"].items():
+        if figures["error_kinds"]:
+            kinds = ", ".join(f"{kind} {count}" for kind, count in figures["error_kinds"].items())
+            print(f"  {name}: wrk's errors by kind: {kinds}")
     for text, count in result["server_errors"].items():
         print(f"  server error x{count}: {text}")
     analysis = result["analysis"]
