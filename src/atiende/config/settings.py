@@ -123,7 +123,10 @@ if DATABASE_URL:
             # inbox's counts it always did: milliseconds of planning for half a millisecond of
             # running (bench/README.md, "Workspace at a million conversations"). Only statements
             # whose plan does not depend on their values are prepared (core/prepared.py).
-            DATABASES["default"]["OPTIONS"]["options"] = "-c plan_cache_mode=force_generic_plan"
+            connect_options = DATABASES["default"]["OPTIONS"]
+            connect_options["options"] = (
+                f"{connect_options.get('options', '')} -c plan_cache_mode=force_generic_plan".strip()
+            )
     else:
         # A sqlite:/// URL (tests hand one to their child processes): the embedded settings.
         DATABASES["default"].setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)

@@ -536,23 +536,27 @@ def _count_scans(
 
 
 def view_counts(user: Any, *, scope: Scope | None = None) -> dict[str, ViewCount]:
-    """Open work in each view, counted up to :data:`COUNT_CAP`, in one statement.
-
-    Each index scan is one capped count (a view over two brands or teams, two), all of them
-    subqueries of a single SELECT: built by the ORM they were one query each, and compiling
-    them cost more than reading the indexes. Each is in deadline order although a count needs
-    none: that is the order of the view's partial index, which SQLite then reads (a few hundred
-    entries), where its statistics would otherwise pick the (brand, status) index and read
-    every open case of the brand.
-    """
+    """Open work in each view, counted up to :data:`COUNT_CAP`, in one statement."""
     scope = scope or scope_for(user)
     brand_ids = sorted(scope.brands)
     if connection.vendor == "postgresql":
         totals = _counted_on_postgresql(user, scope, brand_ids)
-        return {
-            view: ViewCount(view, min(total, COUNT_CAP), total > COUNT_CAP)
-            for view, total in totals.items()
-        }
+    else:
+        totals = _counted_by_index_scans(user, scope, brand_ids)
+    return {
+        view: ViewCount(view, min(total, COUNT_CAP), total > COUNT_CAP)
+        for view, total in totals.items()
+    }
+
+
+def _counted_by_index_scans(user: Any, scope: Scope, brand_ids: list[int]) -> dict[str, int]:
+    """SQLite's counts: each index scan one capped count (a view over two brands or teams, two),
+    all of them subqueries of a single SELECT: built by the ORM they were one query each, and
+    compiling them cost more than reading the indexes. Each is in deadline order although a count
+    needs none: that is the order of the view's partial index, which SQLite then reads (a few
+    hundred entries), where its statistics would otherwise pick the (brand, status) index and
+    read every open case of the brand.
+    """
     table = Conversation._meta.db_table
     columns: list[str] = []
     params: list[Any] = []
@@ -573,15 +577,13 @@ def view_counts(user: Any, *, scope: Scope | None = None) -> dict[str, ViewCount
             cursor.execute(f"SELECT {', '.join(columns)}", params)
             for view, count in zip(owners, cursor.fetchone(), strict=True):
                 totals[view] += count
-    return {
-        view: ViewCount(view, min(total, COUNT_CAP), total > COUNT_CAP)
-        for view, total in totals.items()
-    }
+    return totals
 
 
-# One statement for every user, its lists as arrays: prepared on each connection and planned once
-# (core/prepared.py). PostgreSQL reads each view's partial index for a list of brands or teams
-# without being told the index's order, so each view is one scan.
+# PostgreSQL's counts: one statement for every user, its lists as arrays, prepared on each
+# connection and planned once (core/prepared.py; planning the index scans one by one had cost
+# several times running them). PostgreSQL reads each view's partial index for a list of brands
+# or teams without being told the index's order, so each view is one scan.
 _POSTGRESQL_COUNT_SCANS = {
     "mine": "assignee_id = %s AND brand_id = ANY(%s::bigint[])",
     "unassigned": "assignee_id IS NULL AND brand_id = ANY(%s::bigint[])",
@@ -605,7 +607,7 @@ def _counted_on_postgresql(user: Any, scope: Scope, brand_ids: list[int]) -> dic
     user_id = getattr(user, "pk", None)
     brands = [Int8(brand_id) for brand_id in brand_ids]
     parameters: dict[str, list[Any]] = {
-        # No user (an anonymous actor) owns nothing: -1 is no user's id.
+        # An anonymous actor owns nothing: -1 is no user's id.
         "mine": [Int8(-1 if user_id is None else user_id), brands],
         "unassigned": [brands],
         "teams": [[Int8(team_id) for team_id in sorted(scope.team_ids)]],
