@@ -273,17 +273,13 @@ def create_brand(*, service_levels: bool = False) -> Any:
     brand = create(slug="bench", name="Bench Shop", number_prefix="BEN", actor=system, country="ES")
     add_email_address(brand=brand, address=SUPPORT, actor=system, is_default=True)
     if service_levels:
-        give_service_levels(brand, system)
+        # What ``atiende demo`` gives its Spanish shop: Madrid office hours and holidays, and a
+        # corporate SLA policy (as a brand in use has), so every message pays for its timers.
+        from atiende.demo.seed import seed_service_levels
+        from atiende.demo.tienda_sol import PLAN
+
+        seed_service_levels(PLAN, brand, system)
     return brand
-
-
-def give_service_levels(brand: Any, actor: Any) -> None:
-    """What ``atiende demo`` gives its Spanish shop: Madrid office hours and holidays, and a
-    corporate SLA policy (as a brand in use has), so that every message pays for its SLA timers."""
-    from atiende.demo.seed import seed_service_levels
-    from atiende.demo.tienda_sol import PLAN
-
-    seed_service_levels(PLAN, brand, actor)
 
 
 # --- Measuring ------------------------------------------------------------------------------

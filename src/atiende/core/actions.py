@@ -10,11 +10,11 @@ or a template tag fails loudly in tests instead of silently skipping the event l
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from typing import Any, ParamSpec, TypeVar
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -93,3 +93,33 @@ class ActionWrittenModel(models.Model):
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         ensure_in_action(type(self).__name__)
         return super().delete(*args, **kwargs)
+
+
+def update_each(rows: Sequence[models.Model], field_names: Sequence[str]) -> None:
+    """Write the named fields of every row as it stands in memory: one UPDATE statement run for
+    all of them (``executemany``), where a ``save()`` per row, or ``bulk_update``'s CASE per field
+    and row, cost more Python than the statements. ``auto_now`` fields named here are set as
+    ``save()`` sets them; guarded models are refused outside an action, like their other writes.
+    """
+    if not rows:
+        return
+    model = type(rows[0])
+    if issubclass(model, ActionWrittenModel):
+        ensure_in_action(model.__name__)
+    fields = [model._meta.get_field(name) for name in field_names]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(str(field.column))} = %s" for field in fields)  # type: ignore[union-attr]
+    table = quote(model._meta.db_table)
+    pk = quote(str(model._meta.pk.column))
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET {assignments} WHERE {pk} = %s",  # noqa: S608 (names, not values)
+            [
+                [
+                    field.get_db_prep_save(field.pre_save(row, add=False), connection)  # type: ignore[union-attr]
+                    for field in fields
+                ]
+                + [row.pk]
+                for row in rows
+            ],
+        )

@@ -31,13 +31,14 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from atiende.accounts.permissions import Actor, require
 from atiende.accounts.roles import Capability
 from atiende.brands.models import Brand
-from atiende.core.actions import action
+from atiende.core.actions import action, update_each
 from atiende.core.batching import batch, batch_memo, write_at_batch_end
 from atiende.core.realtime import collect_notices
 from atiende.pipeline import chain
@@ -197,27 +198,8 @@ _DONE_FIELDS = [
 
 
 def _mark_done(rows: list[InboundMessage]) -> None:
-    """Write what :func:`_process_locked` set on each row: one UPDATE run for every row
-    (``executemany``; an ORM ``save()`` per row, or ``bulk_update``'s CASE per field and row,
-    cost more Python than the statements)."""
-    fields = [field for field in InboundMessage._meta.concrete_fields if field.name in _DONE_FIELDS]
-    assignments = ", ".join(
-        f"{connection.ops.quote_name(str(field.column))} = %s" for field in fields
-    )
-    table = connection.ops.quote_name(InboundMessage._meta.db_table)
-    pk = connection.ops.quote_name(str(InboundMessage._meta.pk.column))
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"UPDATE {table} SET {assignments} WHERE {pk} = %s",  # noqa: S608 (names, not values)
-            [
-                [
-                    field.get_db_prep_save(getattr(row, field.attname), connection)
-                    for field in fields
-                ]
-                + [row.pk]
-                for row in rows
-            ],
-        )
+    """Write what :func:`_process_locked` set on each row, one statement for all of them."""
+    update_each(rows, _DONE_FIELDS)
 
 
 @action
@@ -273,6 +255,15 @@ def process_inbound(inbound_id: int) -> InboundMessage:
         return _record_failure(inbound_id, failure)
 
 
+def _received_ids() -> QuerySet[InboundMessage, int]:
+    """Ids of the stored messages waiting for their first processing, oldest first."""
+    return (
+        InboundMessage.objects.filter(status=InboundStatus.RECEIVED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 def process_inbound_and_waiting(inbound_id: int) -> list[InboundMessage]:
     """A worker's task for one stored message: that message and, in the same batch, the oldest
     others still waiting to be processed (up to a batch in all).
@@ -282,13 +273,8 @@ def process_inbound_and_waiting(inbound_id: int) -> list[InboundMessage]:
     when their turn comes, find them done (one read each). A message waiting for a scheduled
     retry (needs attention) is not taken along: its own task runs it when it is due.
     """
-    waiting = (
-        InboundMessage.objects.filter(status=InboundStatus.RECEIVED)
-        .exclude(pk=inbound_id)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    return process_inbound_batch([inbound_id, *waiting[: BATCH_SIZE - 1]])
+    waiting = _received_ids().exclude(pk=inbound_id)[: BATCH_SIZE - 1]
+    return process_inbound_batch([inbound_id, *waiting])
 
 
 def process_inbound_batch(
@@ -428,11 +414,7 @@ def process_due_inbound(
     task queued still (processing it here as well would be safe, only wasted work).
     """
     now = timezone.now()
-    due = list(
-        InboundMessage.objects.filter(status=InboundStatus.RECEIVED, received_at__lte=now - waiting)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
-    ) + list(
+    due = list(_received_ids().filter(received_at__lte=now - waiting)[:limit]) + list(
         InboundMessage.objects.filter(
             status=InboundStatus.NEEDS_ATTENTION, next_attempt_at__lte=now
         )

@@ -31,6 +31,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from atiende.conversations.models import Conversation, ConversationEvent, Message
+from atiende.core.actions import update_each
 from atiende.core.actors import system_actor
 from atiende.core.batching import batch_memo, in_batch, write_at_batch_end
 from atiende.core.realtime import notify_on_commit
@@ -268,16 +269,18 @@ def refresh_many(
     derived = []
     for conversation, resolution in measured:
         if resolution is None and not existing[conversation.pk]:
-            _keep_earliest_due(conversation, [])
             kept[conversation.pk] = []
         else:
             derived.append((conversation, resolution))
     if not derived:
+        _keep_earliest_due([conversation for conversation, _ in measured], kept)
         return kept
     histories = _status_histories([conversation for conversation, _ in derived])
     messages = _message_facts([conversation.pk for conversation, _ in derived])
-    # (conversation, timer, resolution, changed) of every timer kept, new ones not yet saved.
+    # (conversation, timer, resolution, changed) of every timer kept, new ones not yet saved;
+    # the existing timers whose derived values changed, written together below.
     outcomes: list[tuple[Conversation, SlaTimer, Resolution, bool]] = []
+    changed_timers: list[SlaTimer] = []
     for conversation, resolution in derived:
         statuses = histories[conversation.pk]
         cycles = derive_cycles(conversation.created_at, messages[conversation.pk], statuses)
@@ -288,17 +291,20 @@ def refresh_many(
             chosen = resolution.targets.get(cycle.metric) if resolution else None
             found = timers.get((cycle.metric, cycle.cycle))
             if chosen is None or resolution is None:
-                if found is not None and found.state in (TimerState.RUNNING, TimerState.PAUSED):
-                    _save(found, state=TimerState.STOPPED, due_at=None, warn_at=None)
+                if found is not None and _stop(found):
+                    changed_timers.append(found)
                 continue
             timer, changed = _apply(
                 conversation, found, cycle, resolution, chosen.minutes, statuses, now
             )
             outcomes.append((conversation, timer, resolution, changed))
+            if changed and timer.pk is not None:
+                changed_timers.append(timer)
         for key, timer in timers.items():
-            if key not in seen and timer.state in (TimerState.RUNNING, TimerState.PAUSED):
-                _save(timer, state=TimerState.STOPPED, due_at=None, warn_at=None)
+            if key not in seen and _stop(timer):
+                changed_timers.append(timer)
     SlaTimer.objects.bulk_create([timer for _, timer, _, _ in outcomes if timer.pk is None])
+    update_each(changed_timers, _DERIVED_FIELDS)
     for conversation, timer, resolution, changed in outcomes:
         _record_due_facts(conversation, timer, resolution, now)
         if changed and timer.state == TimerState.RUNNING:
@@ -306,24 +312,34 @@ def refresh_many(
         kept.setdefault(conversation.pk, []).append(timer)
     for conversation, _ in derived:
         kept.setdefault(conversation.pk, [])
-        _keep_earliest_due(conversation, kept[conversation.pk])
+    _keep_earliest_due([conversation for conversation, _ in measured], kept)
     return kept
 
 
-def _keep_earliest_due(conversation: Conversation, timers: Iterable[SlaTimer]) -> None:
-    """Copy the earliest running deadline onto the conversation, in the same action.
+def _keep_earliest_due(
+    conversations: Sequence[Conversation], kept: dict[int, list[SlaTimer]]
+) -> None:
+    """Copy each conversation's earliest running deadline onto it, in the same action; the
+    changed ones by one statement.
 
     The inbox sorts and filters a brand's open work by it through an index; reading it from the
     timers table instead would join and sort every open conversation on each page load. Timers
-    not in ``timers`` were just stopped, so only these can be running.
+    not kept were just stopped, so only the kept ones can be running.
     """
-    due = min(
-        (timer.due_at for timer in timers if timer.state == TimerState.RUNNING and timer.due_at),
-        default=None,
-    )
-    if conversation.sla_due_at != due:
-        conversation.sla_due_at = due
-        conversation.save(update_fields=["sla_due_at"])
+    changed = []
+    for conversation in conversations:
+        due = min(
+            (
+                timer.due_at
+                for timer in kept.get(conversation.pk, [])
+                if timer.state == TimerState.RUNNING and timer.due_at
+            ),
+            default=None,
+        )
+        if conversation.sla_due_at != due:
+            conversation.sla_due_at = due
+            changed.append(conversation)
+    update_each(changed, ["sla_due_at"])
 
 
 def _apply(
@@ -377,17 +393,29 @@ def _apply(
             **values,
         )
         return new, True
-    return timer, _save(timer, **values)
+    return timer, _assign(timer, **values)
 
 
-def _save(timer: SlaTimer, **values: Any) -> bool:
+# What a refresh derives for an existing timer; written together for every timer it changed.
+_DERIVED_FIELDS = [
+    "state", "met_at", "due_at", "warn_at", "policy", "target_minutes", "started_at",
+    "explanation", "updated_at",
+]  # fmt: skip
+
+
+def _assign(timer: SlaTimer, **values: Any) -> bool:
+    """Set the derived values on the timer; whether any changed (its caller writes it)."""
     changed = [name for name, value in values.items() if getattr(timer, name) != value]
-    if not changed:
-        return False
     for name in changed:
         setattr(timer, name, values[name])
-    timer.save(update_fields=[*changed, "updated_at"])
-    return True
+    return bool(changed)
+
+
+def _stop(timer: SlaTimer) -> bool:
+    """Stop a running or paused timer whose cycle no longer calls for it; whether it was."""
+    if timer.state not in (TimerState.RUNNING, TimerState.PAUSED):
+        return False
+    return _assign(timer, state=TimerState.STOPPED, due_at=None, warn_at=None)
 
 
 def _record_due_facts(

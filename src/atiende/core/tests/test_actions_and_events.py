@@ -77,3 +77,31 @@ def test_notices_reach_the_channel_layer_after_commit_and_never_for_a_rollback()
         "data": {"conversation": 2},
     }
     async_to_sync(layer.group_discard)("brand.1", channel)
+
+
+def test_update_each_writes_every_row_by_one_statement_and_is_guarded(customer, other_customer):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from atiende.core.actions import update_each
+    from atiende.customers.models import Customer
+
+    rows = list(Customer.objects.filter(pk__in=[customer.pk, other_customer.pk]).order_by("pk"))
+    before = {row.pk: row.updated_at for row in rows}
+    for number, row in enumerate(rows):
+        row.name = f"Nuevo {number}"
+    with pytest.raises(WriteOutsideAction):
+        update_each(rows, ["name"])
+
+    @action
+    def rename() -> None:
+        update_each(rows, ["name", "updated_at"])
+
+    with CaptureQueriesContext(connection) as queries:
+        rename()
+    updates = [query["sql"] for query in queries.captured_queries if "UPDATE" in query["sql"]]
+    assert len(updates) == 1
+    fresh = list(Customer.objects.filter(pk__in=before).order_by("pk"))
+    assert [row.name for row in fresh] == ["Nuevo 0", "Nuevo 1"]
+    # updated_at is auto_now: set as save() sets it.
+    assert all(row.updated_at > before[row.pk] for row in fresh)

@@ -86,6 +86,19 @@ def one_by_one_and_batched(
     return summary(alone), summary(batched)
 
 
+def around_the_clock_policy(brand: Any, actor: Any, **minutes: int) -> None:
+    """A brand-wide SLA policy, any priority, on the clock: ``metric=minutes`` per target."""
+    from atiende.sla.actions import save_policy
+    from atiende.sla.models import PolicyScope
+
+    save_policy(
+        brand=brand, actor=actor, name="24x7", scope=PolicyScope.BRAND,
+        targets=[
+            {"metric": metric, "priority": "", "minutes": value} for metric, value in minutes.items()
+        ],
+    )  # fmt: skip
+
+
 @pytest.fixture
 def support_addresses(brand: Any, other_brand: Any) -> None:
     EmailAddress.objects.create(brand=brand, address="soporte@tiendasol.test", is_default=True)
@@ -260,13 +273,9 @@ def test_when_the_batchs_index_write_fails_each_message_shows_the_error_on_its_r
 def test_a_batchs_sla_checks_are_scheduled_together_once_it_has_committed(
     brand, support_addresses, system, django_capture_on_commit_callbacks
 ):
-    from atiende.sla.actions import save_policy
-    from atiende.sla.models import PolicyScope, SlaTimer
+    from atiende.sla.models import SlaTimer
 
-    save_policy(
-        brand=brand, actor=system, name="24x7", scope=PolicyScope.BRAND,
-        targets=[{"metric": "first_response", "priority": "", "minutes": 60}],
-    )  # fmt: skip
+    around_the_clock_policy(brand, system, first_response=60)
     ids = store(brand, [mail(f"c{n}@example.com", f"sla{n}@example.com") for n in range(3)])
     with (
         CaptureQueriesContext(connection) as queries,
@@ -289,17 +298,10 @@ def test_a_batchs_sla_timers_are_derived_together_when_it_ends(
     brand, other_brand, support_addresses, system, subject_falla_fails
 ):
     from atiende.conversations.models import Conversation
-    from atiende.sla.actions import save_policy
-    from atiende.sla.models import PolicyScope, SlaTimer, TimerState
+    from atiende.sla.models import SlaTimer, TimerState
 
     for each in (brand, other_brand):
-        save_policy(
-            brand=each, actor=system, name="24x7", scope=PolicyScope.BRAND,
-            targets=[
-                {"metric": "first_response", "priority": "", "minutes": 60},
-                {"metric": "resolution", "priority": "", "minutes": 480},
-            ],
-        )  # fmt: skip
+        around_the_clock_policy(each, system, first_response=60, resolution=480)
     raws = [mail(f"c{n}@example.com", f"t{n}@example.com") for n in range(3)]
     raws.insert(1, mail("fina@example.com", "f@example.com", subject="FALLA"))
     # A second message to the first conversation, in the same batch: derived with both.
@@ -338,6 +340,13 @@ def test_a_batchs_sla_timers_are_derived_together_when_it_ends(
         if '"sla_slatimer"' in query["sql"].split(" WHERE ")[0]
     ]
     assert sorted(timer_statements) == ["INSERT", "SELECT"]
+    # Their conversations' deadlines, copied for the inbox's SLA sort, by one statement too.
+    deadline_writes = [
+        query["sql"]
+        for query in queries.captured_queries
+        if 'UPDATE "conversations_conversation" SET "sla_due_at"' in query["sql"]
+    ]
+    assert len(deadline_writes) == 1
     for conversation in Conversation.objects.filter(brand=other_brand):
         first_response = SlaTimer.objects.get(conversation=conversation, metric="first_response")
         assert conversation.sla_due_at == first_response.due_at

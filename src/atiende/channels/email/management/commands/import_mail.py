@@ -112,13 +112,11 @@ class Command(BaseCommand):
         reports = []
         for result, receipt in waiting:
             if receipt is not None:
-                inbound = (
-                    processed.get(receipt.inbound.pk)
-                    # Done meanwhile by someone else (a worker's sweep): as it stands now.
-                    or InboundMessage.objects.get(pk=receipt.inbound.pk)
-                    if receipt.created
-                    else receipt.inbound
-                )
+                inbound = receipt.inbound
+                if receipt.created:
+                    # As processed here, or, if someone else (a worker's sweep) did it meanwhile,
+                    # as it stands now.
+                    inbound = processed.get(inbound.pk) or InboundMessage.objects.get(pk=inbound.pk)
                 self._describe(result, receipt, inbound)
             reports.append(result)
         return reports
