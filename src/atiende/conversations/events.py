@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from atiende.accounts.permissions import actor_fields
 from atiende.conversations.models import Conversation, ConversationEvent
+from atiende.core.events import record_event
 
 
 class ConversationEventType(models.TextChoices):
@@ -49,6 +50,9 @@ def listen_to_conversation_events(listener: EventListener) -> None:
 
     For features that keep state derived from conversations (SLA timers): their update commits
     or rolls back with the change that caused it. Registered from an app's ``ready()``.
+
+    Inside a batch of inbound messages the event has no id yet (``core.events.record_event``):
+    a listener that needs it puts its work off to the batch's end.
     """
     if listener not in _listeners:
         _listeners.append(listener)
@@ -76,12 +80,14 @@ def announce_imported_conversations(conversations: Sequence[Conversation]) -> No
 def record_conversation_event(
     conversation: Conversation, type: str, *, actor: Any, payload: dict[str, Any] | None = None
 ) -> ConversationEvent:
-    event = ConversationEvent.objects.create(
-        brand_id=conversation.brand_id,
-        conversation=conversation,
-        type=type,
-        payload=payload or {},
-        **actor_fields(actor),
+    event = record_event(
+        ConversationEvent(
+            brand_id=conversation.brand_id,
+            conversation=conversation,
+            type=type,
+            payload=payload or {},
+            **actor_fields(actor),
+        )
     )
     for listener in _listeners:
         listener(conversation, event)

@@ -9,11 +9,12 @@ transaction per batch and a savepoint per message. Inside :func:`batch`:
   wrote, so that an answer read for the whole batch before it began is trusted only for rows
   nobody has written since.
 - :func:`write_at_batch_end` collects items for a write that is cheaper done once for all of
-  them (the search index's rows, set-based): made when the batch's body ends, still inside its
-  transaction, so it commits or rolls back with what caused it. An item collected inside a
-  savepoint that later rolls back stays collected: such a write reads what it writes from the
-  database at the end (the search index, the SLA checks), or its items are collected only as the
-  last step of their work (the inbound rows' "done").
+  them (event rows, the search index's rows): made when the batch's body ends, still inside its
+  transaction, so it commits or rolls back with what caused it.
+- :func:`batch_item` marks one unit of the batch's work (one inbound message, in its savepoint):
+  what it collects for the batch's end is kept only if it ends without an exception, so a
+  message whose savepoint rolled back leaves no event row behind. What is collected outside any
+  item is kept as it is.
 
 Outside a batch every function behaves as if each call were a batch of its own: the memo computes
 every time, nothing is remembered, and a write for the batch's end is made at once.
@@ -33,12 +34,19 @@ T = TypeVar("T")
 BatchEndWrite = Callable[[list[Any]], None]
 
 
+# A put-off write's key, with the items collected for it and what writes them. In the order
+# first asked for: a later write may rely on an earlier one (a webhook delivery names the event
+# row inserted before it).
+PutOff = dict[Hashable, tuple[list[Any], BatchEndWrite]]
+
+
 @dataclass
 class _Batch:
     memo: dict[Hashable, Any] = field(default_factory=dict)
     written: set[Hashable] = field(default_factory=set)
-    # In the order first asked for: a later write may rely on an earlier one.
-    put_off: dict[Hashable, tuple[list[Any], BatchEndWrite]] = field(default_factory=dict)
+    put_off: PutOff = field(default_factory=dict)
+    # What the running batch_item collected so far, or None outside one.
+    item_put_off: PutOff | None = None
 
 
 _current: ContextVar[_Batch | None] = ContextVar("atiende_batch", default=None)
@@ -67,6 +75,31 @@ def batch() -> Iterator[None]:
 
 def in_batch() -> bool:
     return _current.get() is not None
+
+
+@contextmanager
+def batch_item() -> Iterator[None]:
+    """Run the body as one item of the running batch (nothing special outside one): the writes
+    it puts off for the batch's end join the batch's only if it ends without an exception.
+
+    Wrap the item's savepoint in it (``with batch_item(), transaction.atomic():``), so that an
+    item whose savepoint rolled back puts nothing off. A savepoint rolled back inside the item
+    while the item goes on is not seen here: the writes put off under it stay (the service
+    chain's stages catch no database error).
+    """
+    state = _current.get()
+    if state is None or state.item_put_off is not None:
+        yield  # outside a batch, or inside an item already: the enclosing one decides
+        return
+    kept: PutOff = {}
+    state.item_put_off = kept
+    try:
+        yield
+    finally:
+        state.item_put_off = None
+    # Reached only when the body ended without an exception.
+    for key, (items, write) in kept.items():
+        state.put_off.setdefault(key, ([], write))[0].extend(items)
 
 
 def batch_memo(key: Hashable, compute: Callable[[], T]) -> T:
@@ -107,7 +140,5 @@ def write_at_batch_end(key: Hashable, write: BatchEndWrite, items: Iterable[Any]
     if state is None:
         write(list(items))
         return
-    entry = state.put_off.get(key)
-    if entry is None:
-        entry = state.put_off[key] = ([], write)
-    entry[0].extend(items)
+    put_off = state.put_off if state.item_put_off is None else state.item_put_off
+    put_off.setdefault(key, ([], write))[0].extend(items)

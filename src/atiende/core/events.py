@@ -7,14 +7,17 @@ log, outbound webhooks and analytics.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from atiende.core.actions import ActionWrittenQuerySet, ensure_in_action
+from atiende.core.batching import write_at_batch_end
 
 
 class AppendOnlyViolation(RuntimeError):
@@ -32,6 +35,25 @@ class EventQuerySet(ActionWrittenQuerySet):
         raise AppendOnlyViolation(f"{self.model.__name__} rows are append-only")
 
 
+class RecordedAtField(models.DateTimeField):
+    """``auto_now_add`` that keeps a time already set on the row.
+
+    An event recorded inside a batch of inbound messages is inserted with the batch's other
+    events at its end (:func:`insert_events`); it must still say when it happened, which the SLA
+    clocks and the timeline read, not when it was inserted. Stored and migrated exactly as a
+    ``DateTimeField``: only what Python does before an insert differs.
+    """
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> Any:
+        if add and getattr(model_instance, self.attname) is None:
+            setattr(model_instance, self.attname, timezone.now())
+        return getattr(model_instance, self.attname)
+
+    def deconstruct(self) -> Any:
+        name, _path, args, kwargs = super().deconstruct()
+        return name, "django.db.models.DateTimeField", args, kwargs
+
+
 class EventRecord(models.Model):
     """One thing that happened to an aggregate: what, to whom, by whom, when, with which data."""
 
@@ -47,7 +69,7 @@ class EventRecord(models.Model):
     )
     # Who acted when it was not a staff user: "system", "customer", "channel:email"...
     actor_label = models.CharField(_("actor label"), max_length=64, blank=True)
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    created_at = RecordedAtField(_("created at"), auto_now_add=True, db_index=True)
 
     objects = EventQuerySet.as_manager()
 
@@ -63,3 +85,38 @@ class EventRecord(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AppendOnlyViolation(f"{type(self).__name__} rows are append-only")
+
+
+E = TypeVar("E", bound=EventRecord)
+# Work waiting for an event row's id (an instance attribute: a row without an id is unhashable).
+_WHEN_INSERTED = "_atiende_when_inserted"
+
+
+def record_event(event: E) -> E:
+    """Insert ``event``: now, or, inside a batch of inbound messages (``atiende.core.batching``),
+    with the batch's other events of its kind at the batch's end, one INSERT for all (a row per
+    event cost a tenth of a batch's processing, ``bench/ingest.py --profile``).
+
+    Until then the event has its time (``created_at``, set here) and no id; what needs the id
+    waits for it with :func:`when_inserted`. Rows are inserted by ``bulk_create`` even one at a
+    time, so no event row sends ``post_save``: the recording app's listeners are the hook.
+    """
+    event.created_at = timezone.now()
+    write_at_batch_end(("events", type(event).__name__), _insert_events, [event])
+    return event
+
+
+def when_inserted(event: E, then: Callable[[E], None]) -> None:
+    """``then(event)`` once the event row has its id: now if it has, else right after the
+    batch's insert of it (nothing, if the message that recorded it rolls back)."""
+    if event.pk is not None:
+        then(event)
+    else:
+        event.__dict__.setdefault(_WHEN_INSERTED, []).append(then)
+
+
+def _insert_events(events: list[E]) -> None:
+    type(events[0]).objects.bulk_create(events)
+    for event in events:
+        for then in event.__dict__.pop(_WHEN_INSERTED, []):
+            then(event)

@@ -9,6 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from atiende.accounts.permissions import actor_fields
+from atiende.core.events import record_event
 from atiende.customers.models import Customer, CustomerEvent
 
 
@@ -36,6 +37,9 @@ def listen_to_customer_events(listener: CustomerEventListener) -> None:
 
     For features that keep state derived from customers (the search index). Registered from an
     app's ``ready()``.
+
+    Inside a batch of inbound messages the event has no id yet (``core.events.record_event``):
+    a listener that needs it puts its work off to the batch's end.
     """
     if listener not in _listeners:
         _listeners.append(listener)
@@ -44,12 +48,14 @@ def listen_to_customer_events(listener: CustomerEventListener) -> None:
 def record_customer_event(
     customer: Customer, type: str, *, actor: Any, payload: dict[str, Any] | None = None
 ) -> CustomerEvent:
-    event = CustomerEvent.objects.create(
-        brand_id=customer.brand_id,
-        customer=customer,
-        type=type,
-        payload=payload or {},
-        **actor_fields(actor),
+    event = record_event(
+        CustomerEvent(
+            brand_id=customer.brand_id,
+            customer=customer,
+            type=type,
+            payload=payload or {},
+            **actor_fields(actor),
+        )
     )
     for listener in _listeners:
         listener(customer, event)

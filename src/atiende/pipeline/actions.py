@@ -39,7 +39,7 @@ from atiende.accounts.permissions import Actor, require
 from atiende.accounts.roles import Capability
 from atiende.brands.models import Brand
 from atiende.core.actions import action, update_each
-from atiende.core.batching import batch, batch_memo, write_at_batch_end
+from atiende.core.batching import batch, batch_item, batch_memo, write_at_batch_end
 from atiende.core.realtime import collect_notices
 from atiende.pipeline import chain
 from atiende.pipeline.models import InboundMessage, InboundOutcome, InboundStatus, ServiceChain
@@ -326,7 +326,8 @@ def _run_batch(inbound_ids: list[int]) -> list[InboundMessage]:
         processed = []
         for inbound in rows:
             try:
-                with transaction.atomic():
+                # What it puts off to the batch's end (its event rows...) goes if it rolls back.
+                with batch_item(), transaction.atomic():
                     processed.append(_process_locked(inbound))
             except Exception as error:
                 # Anything else raised while it ran (a database error) is this message's too:

@@ -13,18 +13,14 @@ class WebhooksConfig(AppConfig):
         from django.db.models.signals import post_save
 
         from atiende.conversations.events import listen_to_conversation_events
-        from atiende.customers.models import CustomerEvent
+        from atiende.customers.events import listen_to_customer_events
         from atiende.sla.models import SlaEvent
         from atiende.webhooks import dispatch
 
         listen_to_conversation_events(dispatch.on_conversation_event)
-        # SLA and customer events have no listener hook (see dispatch): their append-only rows'
-        # creation, inside the recording action's transaction, stands in for one.
+        listen_to_customer_events(dispatch.on_customer_event)
+        # SLA events have no listener hook (see dispatch): their append-only rows' creation,
+        # inside the recording action's transaction, stands in for one.
         post_save.connect(
             dispatch.on_sla_event_saved, sender=SlaEvent, dispatch_uid="webhooks.sla_event"
-        )
-        post_save.connect(
-            dispatch.on_customer_event_saved,
-            sender=CustomerEvent,
-            dispatch_uid="webhooks.customer_event",
         )

@@ -1,10 +1,11 @@
 """From things recorded elsewhere to webhook deliveries: which events, and what their payload says.
 
-Conversation events arrive through ``listen_to_conversation_events``, inside the action that
-recorded them. SLA warnings and breaches (``SlaEvent``) and new customers (``CustomerEvent``)
-have no such hook, so a ``post_save`` receiver on their append-only event rows stands in for
-one: those rows are only ever inserted, by actions, so "created" fires once per event and inside
-that action's transaction. It does nothing else than what a listener would.
+Conversation and customer events arrive through their apps' listeners, inside the action that
+recorded them; a delivery is enqueued once the event row has its id (at once, or at the end of a
+batch of inbound messages). SLA warnings and breaches (``SlaEvent``) have no such hook, so a
+``post_save`` receiver on their append-only rows stands in for one: those rows are only ever
+inserted, by actions, one at a time, so "created" fires once per event and inside that action's
+transaction.
 
 The payload's ``data`` is taken when the event happens, so a retry or a redelivery sends what
 was true then. Internal notes never appear: no webhook event type carries them, and message
@@ -13,6 +14,7 @@ data is only read for messages to or from the customer.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,8 +22,9 @@ from atiende.brands.models import Brand
 from atiende.conversations.events import ConversationEventType
 from atiende.conversations.models import Conversation, ConversationEvent, Direction, Message
 from atiende.core.batching import batch_memo
+from atiende.core.events import EventRecord, when_inserted
 from atiende.customers.events import CustomerEventType
-from atiende.customers.models import CustomerEvent
+from atiende.customers.models import Customer, CustomerEvent
 from atiende.sla.models import SlaEvent
 from atiende.webhooks import actions, registry
 from atiende.webhooks.models import WebhookSubscription
@@ -89,13 +92,45 @@ def on_conversation_event(conversation: Conversation, event: ConversationEvent) 
             continue
         if data is None:
             data = conversation_event_data(conversation, event)
+        # Named by the event's id, which an event recorded in a batch of inbound messages gets
+        # at the batch's end (core.events.record_event).
+        pending = _Pending(
+            conversation.brand, event_type, "conversation_event", data, subscriptions
+        )
+        when_inserted(event, pending.enqueue)
+
+
+def on_customer_event(customer: Customer, event: CustomerEvent) -> None:
+    if event.type != CustomerEventType.CREATED:
+        return
+    subscriptions = receiving_subscriptions(customer.brand_id, registry.CUSTOMER_CREATED)
+    if not subscriptions:
+        return
+    data = {"customer": {"id": customer.pk, "crn": customer.crn}}
+    pending = _Pending(
+        customer.brand, registry.CUSTOMER_CREATED, "customer_event", data, subscriptions
+    )
+    when_inserted(event, pending.enqueue)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A delivery to enqueue once its event row has an id: its data taken when it happened."""
+
+    brand: Brand
+    event_type: str
+    id_prefix: str
+    data: dict[str, Any]
+    subscriptions: list[WebhookSubscription]
+
+    def enqueue(self, event: EventRecord) -> None:
         actions.enqueue_deliveries(
-            brand=conversation.brand,
-            event_type=event_type,
-            event_id=f"conversation_event:{event.pk}",
+            brand=self.brand,
+            event_type=self.event_type,
+            event_id=f"{self.id_prefix}:{event.pk}",
             occurred_at=event.created_at,
-            data=data,
-            subscriptions=subscriptions,
+            data=self.data,
+            subscriptions=self.subscriptions,
             actor=actions.WEBHOOKS_ACTOR,
         )
 
@@ -170,26 +205,6 @@ def on_sla_event_saved(sender: Any, instance: SlaEvent, created: bool, **kwargs:
                 "target_minutes": payload.get("target_minutes"),
             },
         },
-        subscriptions=subscriptions,
-        actor=actions.WEBHOOKS_ACTOR,
-    )
-
-
-def on_customer_event_saved(
-    sender: Any, instance: CustomerEvent, created: bool, **kwargs: Any
-) -> None:
-    if not created or kwargs.get("raw") or instance.type != CustomerEventType.CREATED:
-        return
-    subscriptions = receiving_subscriptions(instance.brand_id, registry.CUSTOMER_CREATED)
-    if not subscriptions:
-        return
-    customer = instance.customer
-    actions.enqueue_deliveries(
-        brand=Brand.objects.get(pk=instance.brand_id),
-        event_type=registry.CUSTOMER_CREATED,
-        event_id=f"customer_event:{instance.pk}",
-        occurred_at=instance.created_at,
-        data={"customer": {"id": customer.pk, "crn": customer.crn}},
         subscriptions=subscriptions,
         actor=actions.WEBHOOKS_ACTOR,
     )

@@ -72,3 +72,33 @@ def test_the_memo_computes_once_per_batch_and_every_time_outside():
         assert batching.batch_memo("key", compute) == 3
     with batching.batch():
         assert batching.batch_memo("key", compute) == 4
+
+
+def failing_item(written: list[list[Any]]) -> None:
+    with batching.batch_item():
+        batching.write_at_batch_end("events", written.append, ["rolled back"])
+        batching.write_at_batch_end("deliveries", written.append, ["rolled back too"])
+        raise RuntimeError("this message's savepoint rolled back")
+
+
+def test_an_item_that_fails_puts_nothing_off_and_one_that_ends_keeps_its_writes():
+    written: list[list[Any]] = []
+    with batching.batch():
+        batching.write_at_batch_end("events", written.append, ["before any item"])
+        with batching.batch_item():
+            batching.write_at_batch_end("events", written.append, ["kept"])
+        with pytest.raises(RuntimeError):
+            failing_item(written)
+        with batching.batch_item():
+            # An item inside an item: the outer one decides.
+            with batching.batch_item():
+                batching.write_at_batch_end("events", written.append, ["inner"])
+            batching.write_at_batch_end("deliveries", written.append, ["after"])
+    assert written == [["before any item", "kept", "inner"], ["after"]]
+
+
+def test_outside_a_batch_an_item_changes_nothing():
+    written: list[list[Any]] = []
+    with batching.batch_item():
+        batching.write_at_batch_end("events", written.append, [1])
+        assert written == [[1]]

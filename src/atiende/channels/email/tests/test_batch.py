@@ -482,3 +482,60 @@ def test_a_batch_in_a_brand_without_service_levels_reads_nothing_more_for_them(
     # batch's end to refresh timers it cannot have.
     assert len(sla_reads) == 1
     assert conversation_reads == []
+
+
+def test_a_batchs_events_are_inserted_together_at_its_end_as_of_when_they_happened(
+    brand, support_addresses, system, subject_falla_fails
+):
+    from atiende.conversations.models import ConversationEvent
+    from atiende.customers.models import CustomerEvent
+    from atiende.webhooks.actions import create_subscription
+    from atiende.webhooks.models import WebhookDelivery
+
+    create_subscription(
+        brand=brand,
+        url="http://127.0.0.1:9/hook",
+        event_types=["conversation.created", "message.received", "customer.created"],
+        actor=system,
+    )
+    raws = [mail(f"e{n}@example.com", f"e{n}@example.com") for n in range(3)]
+    raws.insert(1, mail("fina@example.com", "f@example.com", subject="FALLA"))
+    raws.append(mail("e0@example.com", "e0b@example.com", in_reply_to="e0@example.com"))
+    ids = store(brand, raws)
+    with CaptureQueriesContext(connection) as queries:
+        process_inbound_batch(ids)
+    event_inserts = [
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].startswith(
+            (
+                'INSERT INTO "conversations_conversationevent"',
+                'INSERT INTO "customers_customerevent"',
+            )
+        )
+    ]
+    # One statement per kind of event for the whole batch (one by one: a statement per event).
+    print("\n".join(s[:150] for s in event_inserts))
+    assert len(event_inserts) == 2
+    rows = list(InboundMessage.objects.filter(pk__in=ids).order_by("pk"))
+    assert [row.status for row in rows] == [
+        InboundStatus.DONE, InboundStatus.NEEDS_ATTENTION, InboundStatus.DONE,
+        InboundStatus.DONE, InboundStatus.DONE,
+    ]  # fmt: skip
+    # The message that rolled back left no event: three new customers, not four.
+    customer_events = list(CustomerEvent.objects.filter(brand=brand, type="customer.created"))
+    assert len(customer_events) == 3
+    # Each event says when it happened, not when the batch inserted it: after its message was
+    # written and before the next message of the batch was.
+    messages = list(Message.objects.filter(brand=brand).order_by("pk"))
+    events = list(ConversationEvent.objects.filter(brand=brand).order_by("pk"))
+    assert [event.payload.get("message") for event in events] == [m.pk for m in messages]
+    for event, message, following in zip(events, messages, [*messages[1:], None], strict=True):
+        assert event.created_at >= message.created_at
+        if following is not None:
+            assert event.created_at <= following.created_at
+    # Webhook deliveries name the rows by the ids they got at the batch's end.
+    expected = {f"conversation_event:{event.pk}" for event in events} | {
+        f"customer_event:{event.pk}" for event in customer_events
+    }
+    assert set(WebhookDelivery.objects.values_list("event_id", flat=True)) == expected
