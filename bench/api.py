@@ -23,7 +23,8 @@ Then wrk drives each scenario with 16 connections for a fixed time, after a warm
 
 The figures (requests per second; latency p50, p90, p95, p99) are the median of ``--runs`` runs
 of each scenario, the runs interleaved (get, list, reply, get, list, reply...). The server's
-memory (RSS of every server process) is read after each run. Finally, in this process, the SQL
+memory (RSS of every server process) is read after each run, and how many of wrk's connections
+each worker holds (``ss``) and the CPU each spent. Finally, in this process, the SQL
 statements of one request of each scenario are counted and one GET is profiled.
 """
 
@@ -45,6 +46,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -254,9 +256,9 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
-def server_cpu_seconds(root: int) -> float:
-    """User + system CPU time of the server's processes so far (live ones)."""
-    tree, pending, ticks = _children(), [root], 0
+def cpu_seconds_by_process(root: int) -> dict[int, float]:
+    """User + system CPU time of each of the server's processes so far (live ones)."""
+    tree, pending, seconds = _children(), [root], {}
     while pending:
         pid = pending.pop()
         pending.extend(tree.get(pid, []))
@@ -264,8 +266,50 @@ def server_cpu_seconds(root: int) -> float:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return seconds
+
+
+def server_cpu_seconds(root: int) -> float:
+    """User + system CPU time of the server's processes so far (live ones)."""
+    return sum(cpu_seconds_by_process(root).values())
+
+
+def connections_by_process(port: int) -> dict[int, int]:
+    """How many established connections to ``port`` each process holds (``ss``; empty if it is
+    not installed): wrk opens its 16 at the start of a run and keeps them, and which worker
+    accepted each decides how the load is shared."""
+    if shutil.which("ss") is None:
+        return {}
+    output = subprocess.run(  # noqa: S603  (ss with our arguments)
+        ["ss", "-Htnp", "state", "established", f"( sport = :{port} )"],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    counts: dict[int, int] = {}
+    for pid in re.findall(r"pid=(\d+)", output):
+        counts[int(pid)] = counts.get(int(pid), 0) + 1
+    return counts
+
+
+def load_per_worker(
+    connections: dict[int, int], cpu_before: dict[int, float], cpu_after: dict[int, float]
+) -> list[dict[str, Any]]:
+    """For every worker that held connections or spent CPU in a run: its connections and CPU
+    seconds, busiest first."""
+    pids = set(connections) | {
+        pid for pid, spent in cpu_after.items() if spent - cpu_before.get(pid, 0.0) > 0.05
+    }
+    workers = [
+        {
+            "pid": pid,
+            "connections": connections.get(pid, 0),
+            "cpu_s": round(cpu_after.get(pid, 0.0) - cpu_before.get(pid, 0.0), 2),
+        }
+        for pid in pids
+    ]
+    return sorted(workers, key=lambda worker: (-worker["connections"], -worker["cpu_s"]))
 
 
 def server_processes(root: int) -> list[dict[str, Any]]:
@@ -577,7 +621,14 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
         rss: list[list[dict[str, Any]]] = []
         for number in range(options.runs):
             for scenario in SCENARIOS:
-                cpu_before = server_cpu_seconds(server.pid)
+                cpu_before = cpu_seconds_by_process(server.pid)
+                held: dict[int, int] = {}
+                # wrk's connections are all open a second into the run.
+                census = threading.Timer(
+                    min(1.0, options.duration / 2),
+                    lambda held=held: held.update(connections_by_process(port)),
+                )
+                census.start()
                 figures = wrk(
                     base,
                     token,
@@ -586,10 +637,13 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
                     options.duration,
                     f"r{number}-{time.time_ns()}",
                 )
-                cpu = server_cpu_seconds(server.pid) - cpu_before
+                census.join()
+                cpu_after = cpu_seconds_by_process(server.pid)
+                cpu = sum(cpu_after.values()) - sum(cpu_before.values())
                 figures["server_cpu_ms_per_request"] = round(
                     cpu * 1000 / max(1, figures["requests"]), 2
                 )
+                figures["workers"] = load_per_worker(held, cpu_before, cpu_after)
                 figures["load_average"] = round(os.getloadavg()[0], 2)
                 results[scenario].append(figures)
                 rss.append(server_processes(server.pid))
@@ -599,6 +653,11 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
                     f"p50 {figures['p50_ms']:.1f}  p95 {figures['p95_ms']:.1f}  "
                     f"p99 {figures['p99_ms']:.1f} ms  errors {figures['errors']}  "
                     f"server CPU {figures['server_cpu_ms_per_request']} ms/request",
+                )
+                log(
+                    options,
+                    "      connections / CPU s per worker: "
+                    + ", ".join(f"{w['connections']} / {w['cpu_s']}" for w in figures["workers"]),
                 )
         processes = server_processes(server.pid)
         stop_server(server)
@@ -687,6 +746,12 @@ def print_report(result: dict[str, Any]) -> None:
         f"pid {p['pid']}: {p['rss_mib']} MiB, {p['threads']} threads" for p in server["processes"]
     )
     print(f"  server RSS: {server['rss_mib_total_max']} MiB at most, all processes ({layout})")
+    for name, figures in result["scenarios"].items():
+        spread = "; ".join(
+            "/".join(str(worker["connections"]) for worker in run["workers"])
+            for run in figures["runs"]
+        )
+        print(f"  {name}: wrk's connections per worker, each run: {spread}")
     for name, figures in result["scenarios"].items():
         if figures["error_kinds"]:
             kinds = ", ".join(f"{kind} {count}" for kind, count in figures["error_kinds"].items())
