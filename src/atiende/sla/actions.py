@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from atiende.accounts.permissions import Actor, require
@@ -164,14 +165,21 @@ def check_timer(timer_id: int) -> None:
 
 
 def sweep_due_timers(limit: int = 500) -> int:
+    return _check_due(SlaTimer.objects.all(), limit)
+
+
+def check_due_timers(timer_ids: list[int]) -> int:
+    """Check those of the timers whose warning or deadline has come and is not yet recorded:
+    a check that comes late, twice, or after its timer moved finds nothing to do in one read."""
+    return _check_due(SlaTimer.objects.filter(pk__in=timer_ids), len(timer_ids))
+
+
+def _check_due(timers: QuerySet[SlaTimer], limit: int) -> int:
     now = timezone.now()
-    due = SlaTimer.objects.filter(
-        state=TimerState.RUNNING, breached_at__isnull=True, due_at__lte=now
-    ).values_list("pk", flat=True)[:limit]
-    warned = SlaTimer.objects.filter(
-        state=TimerState.RUNNING, warned_at__isnull=True, warn_at__lte=now
-    ).values_list("pk", flat=True)[:limit]
-    ids = sorted(set(due) | set(warned))
+    running = timers.filter(state=TimerState.RUNNING)
+    due = running.filter(breached_at__isnull=True, due_at__lte=now).values_list("pk", flat=True)
+    warned = running.filter(warned_at__isnull=True, warn_at__lte=now).values_list("pk", flat=True)
+    ids = sorted(set(due[:limit]) | set(warned[:limit]))
     for timer_id in ids:
         check_timer(timer_id)
     return len(ids)

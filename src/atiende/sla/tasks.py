@@ -4,10 +4,12 @@ recomputing open conversations after a policy change, and a sweep for checks tha
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from huey import crontab
-from huey.contrib.djhuey import HUEY, db_periodic_task, db_task
+from huey.contrib.djhuey import db_periodic_task, db_task
 
+from atiende.core.actions import update_each
 from atiende.sla import actions, notifications
 from atiende.sla.models import SlaTimer, TimerState
 
@@ -15,8 +17,16 @@ logger = logging.getLogger(__name__)
 
 
 @db_task()
+def check_timers_task(timer_ids: list[int]) -> None:
+    """Runs at the whole second after some of the timers' warnings or deadlines; checks those
+    that are due, so a late, repeated or outdated run is harmless."""
+    actions.check_due_timers(timer_ids)
+
+
+@db_task()
 def check_timer_task(timer_id: int) -> None:
-    """Runs at a warning's or a deadline's instant; re-checks, so a late or repeated run is harmless."""
+    """One timer's check, as scheduled before checks were grouped: kept so that those still
+    waiting in a queue run."""
     actions.check_timer(timer_id)
 
 
@@ -43,9 +53,16 @@ def sweep_due_timers_task() -> None:
 
 
 def schedule_checks_of(timer_ids: list[int]) -> None:
-    """Schedule a check at each instant the timers' warnings and deadlines fall, revoking the
-    checks each had scheduled before; from the rows as they stand, one read and one UPDATE for all.
-    A timer no longer running (or no longer there) is left alone: its checks find nothing to do."""
+    """Schedule the checks of the timers' warnings and deadlines: one task for all those that
+    fall within the same second (a batch's new conversations share a few), run at the latest of
+    them, from the rows as they stand, with one read and one UPDATE for all. A timer no longer
+    running (or no longer there) is left alone.
+
+    Checks scheduled before are not revoked: each revocation is a write to the queue, like a
+    schedule, and a check that finds its timer moved or met costs one read
+    (``actions.check_due_timers``). A task per instant made huey's writes a sixth of a batch's
+    processing in a brand with service levels (``bench/ingest.py --sla --profile``).
+    """
     from atiende.sla.timers import check_instants
 
     timers = list(
@@ -53,11 +70,23 @@ def schedule_checks_of(timer_ids: list[int]) -> None:
             "warn_at", "warned_at", "due_at", "breached_at", "scheduled_checks"
         )
     )
+    # By the second they fall in. Never run before an instant (its check would find nothing
+    # due, and the minute's sweep would catch it late): at the latest instant of the second,
+    # at most a second after the earliest, as the queue's scheduler looks once a second anyway.
+    in_second: dict[datetime, list[tuple[datetime, int]]] = {}
     for timer in timers:
-        for task_id in timer.scheduled_checks or []:
-            HUEY.revoke_by_id(task_id)
+        for instant in check_instants(timer):
+            in_second.setdefault(instant.replace(microsecond=0), []).append((instant, timer.pk))
+    task_of_second = {
+        second: check_timers_task.schedule(
+            (sorted({timer_id for _instant, timer_id in due}),),
+            eta=max(instant for instant, _timer_id in due),
+        ).id
+        for second, due in sorted(in_second.items())
+    }
+    for timer in timers:
         timer.scheduled_checks = [
-            check_timer_task.schedule((timer.pk,), eta=instant).id
-            for instant in check_instants(timer)
+            task_of_second[instant.replace(microsecond=0)] for instant in check_instants(timer)
         ]
-    SlaTimer.objects.bulk_update(timers, ["scheduled_checks"])
+    # One statement run for every row (bulk_update's CASE per row cost a second per 2,000).
+    update_each(timers, ["scheduled_checks"])

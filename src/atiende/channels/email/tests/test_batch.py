@@ -289,7 +289,7 @@ def test_a_batchs_sla_checks_are_scheduled_together_once_it_has_committed(
     recorded = [
         query["sql"]
         for query in queries.captured_queries
-        if query["sql"].startswith('UPDATE "sla_slatimer"') and "scheduled_checks" in query["sql"]
+        if 'UPDATE "sla_slatimer"' in query["sql"] and "scheduled_checks" in query["sql"]
     ]
     assert len(recorded) == 1
 
