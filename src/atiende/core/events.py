@@ -39,7 +39,7 @@ class RecordedAtField(models.DateTimeField):
     """``auto_now_add`` that keeps a time already set on the row.
 
     An event recorded inside a batch of inbound messages is inserted with the batch's other
-    events at its end (:func:`insert_events`); it must still say when it happened, which the SLA
+    events at its end (:func:`record_event`); it must still say when it happened, which the SLA
     clocks and the timeline read, not when it was inserted. Stored and migrated exactly as a
     ``DateTimeField``: only what Python does before an insert differs.
     """

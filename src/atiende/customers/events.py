@@ -39,7 +39,7 @@ def listen_to_customer_events(listener: CustomerEventListener) -> None:
     app's ``ready()``.
 
     Inside a batch of inbound messages the event has no id yet (``core.events.record_event``):
-    a listener that needs it puts its work off to the batch's end.
+    a listener that needs it waits for it with ``core.events.when_inserted``.
     """
     if listener not in _listeners:
         _listeners.append(listener)

@@ -18,8 +18,8 @@ logger = logging.getLogger(__name__)
 
 @db_task()
 def check_timers_task(timer_ids: list[int]) -> None:
-    """Runs at the whole second after some of the timers' warnings or deadlines; checks those
-    that are due, so a late, repeated or outdated run is harmless."""
+    """Runs at the latest of the warnings and deadlines of one second (``schedule_checks_of``);
+    checks the timers that are due, so a late, repeated or outdated run is harmless."""
     actions.check_due_timers(timer_ids)
 
 
