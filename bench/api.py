@@ -270,11 +270,6 @@ def cpu_seconds_by_process(root: int) -> dict[int, float]:
     return seconds
 
 
-def server_cpu_seconds(root: int) -> float:
-    """User + system CPU time of the server's processes so far (live ones)."""
-    return sum(cpu_seconds_by_process(root).values())
-
-
 def connections_by_process(port: int) -> dict[int, int]:
     """How many established connections to ``port`` each process holds (``ss``; empty if it is
     not installed): wrk opens its 16 at the start of a run and keeps them, and which worker
