@@ -148,16 +148,18 @@ def _check_identities_free(
 
 
 def _insert_identity(customer: Customer, identity: IdentityInput) -> CustomerIdentity:
+    """Called only by actions, which end with the error raised here: no savepoint of its own is
+    needed to leave the transaction usable (the action's own rolls back), and a new customer
+    from a new sender paid two statements for one."""
     try:
-        with transaction.atomic():
-            return CustomerIdentity.objects.create(
-                brand_id=customer.brand_id,
-                customer=customer,
-                kind=identity.kind,
-                network=identity.network,
-                value=identity.value,
-                is_primary=identity.is_primary,
-            )
+        return CustomerIdentity.objects.create(
+            brand_id=customer.brand_id,
+            customer=customer,
+            kind=identity.kind,
+            network=identity.network,
+            value=identity.value,
+            is_primary=identity.is_primary,
+        )
     except IntegrityError:
         # Another writer claimed it between our check and our insert.
         raise ValidationError(

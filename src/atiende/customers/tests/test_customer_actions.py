@@ -88,6 +88,28 @@ def test_identity_of_another_customer_is_refused_naming_its_owner(brand, system,
     assert not CustomerIdentity.objects.filter(value="+34611222333").exists()
 
 
+def test_an_identity_claimed_after_the_check_is_refused_and_nothing_is_written(
+    brand, system, customer, monkeypatch
+):
+    # As if another writer had inserted it between our check and our insert: the unique index
+    # refuses it, the action ends with a clear error, and the transaction stays usable.
+    monkeypatch.setattr(actions, "_check_identities_free", lambda *args, **kwargs: None)
+    with pytest.raises(ValidationError) as raised:
+        create_customer(
+            brand=brand,
+            actor=system,
+            name="Otra Carmen",
+            identities=[IdentityInput("email", "carmen@example.com")],
+        )
+    assert raised.value.code == "duplicate_identity"
+    assert Customer.objects.count() == 1
+    assert (
+        not CustomerEvent.objects.filter(type="customer.created")
+        .exclude(customer=customer)
+        .exists()
+    )
+
+
 def test_the_same_identity_twice_in_one_request_is_refused(brand, system):
     with pytest.raises(ValidationError, match="listed twice"):
         create_customer(
