@@ -86,6 +86,19 @@ def one_by_one_and_batched(
     return summary(alone), summary(batched)
 
 
+def statements_starting(queries: CaptureQueriesContext, *prefixes: str) -> list[str]:
+    return [query["sql"] for query in queries.captured_queries if query["sql"].startswith(prefixes)]
+
+
+def statements_containing(queries: CaptureQueriesContext, *fragments: str) -> list[str]:
+    """(An ``executemany`` is one entry, its SQL after "N times: ".)"""
+    return [
+        query["sql"]
+        for query in queries.captured_queries
+        if all(fragment in query["sql"] for fragment in fragments)
+    ]
+
+
 def around_the_clock_policy(brand: Any, actor: Any, **minutes: int) -> None:
     """A brand-wide SLA policy, any priority, on the clock: ``metric=minutes`` per target."""
     from atiende.sla.actions import save_policy
@@ -228,11 +241,7 @@ def test_a_batchs_mail_is_indexed_for_search_together_when_it_ends(
     ids = store(brand, raws)
     with CaptureQueriesContext(connection) as queries:
         process_inbound_batch(ids)
-    index_writes = [
-        query["sql"]
-        for query in queries.captured_queries
-        if query["sql"].startswith(("INSERT INTO search_", "DELETE FROM search_"))
-    ]
+    index_writes = statements_starting(queries, "INSERT INTO search_", "DELETE FROM search_")
     # The conversations' documents and their messages', each rewritten once for the batch
     # (one by one it was four statements per new conversation and one per new customer).
     assert len(index_writes) == 4
@@ -286,11 +295,7 @@ def test_a_batchs_sla_checks_are_scheduled_together_once_it_has_committed(
     # The warning's and the deadline's check, for each new conversation's timer...
     assert sorted(len(timer.scheduled_checks) for timer in timers) == [2, 2, 2]
     # ...recorded by one statement for the batch, not one per timer.
-    recorded = [
-        query["sql"]
-        for query in queries.captured_queries
-        if 'UPDATE "sla_slatimer"' in query["sql"] and "scheduled_checks" in query["sql"]
-    ]
+    recorded = statements_containing(queries, 'UPDATE "sla_slatimer"', "scheduled_checks")
     assert len(recorded) == 1
 
 
@@ -341,11 +346,9 @@ def test_a_batchs_sla_timers_are_derived_together_when_it_ends(
     ]
     assert sorted(timer_statements) == ["INSERT", "SELECT"]
     # Their conversations' deadlines, copied for the inbox's SLA sort, by one statement too.
-    deadline_writes = [
-        query["sql"]
-        for query in queries.captured_queries
-        if 'UPDATE "conversations_conversation" SET "sla_due_at"' in query["sql"]
-    ]
+    deadline_writes = statements_containing(
+        queries, 'UPDATE "conversations_conversation" SET "sla_due_at"'
+    )
     assert len(deadline_writes) == 1
     for conversation in Conversation.objects.filter(brand=other_brand):
         first_response = SlaTimer.objects.get(conversation=conversation, metric="first_response")
@@ -472,7 +475,7 @@ def test_a_batch_in_a_brand_without_service_levels_reads_nothing_more_for_them(
     ids = store(brand, [mail(f"n{n}@example.com", f"n{n}@example.com") for n in range(3)])
     with CaptureQueriesContext(connection) as queries:
         process_inbound_batch(ids)
-    sla_reads = [query["sql"] for query in queries.captured_queries if 'FROM "sla_' in query["sql"]]
+    sla_reads = statements_containing(queries, 'FROM "sla_')
     conversation_reads = [
         query["sql"]
         for query in queries.captured_queries
@@ -504,18 +507,12 @@ def test_a_batchs_events_are_inserted_together_at_its_end_as_of_when_they_happen
     ids = store(brand, raws)
     with CaptureQueriesContext(connection) as queries:
         process_inbound_batch(ids)
-    event_inserts = [
-        query["sql"]
-        for query in queries.captured_queries
-        if query["sql"].startswith(
-            (
-                'INSERT INTO "conversations_conversationevent"',
-                'INSERT INTO "customers_customerevent"',
-            )
-        )
-    ]
+    event_inserts = statements_starting(
+        queries,
+        'INSERT INTO "conversations_conversationevent"',
+        'INSERT INTO "customers_customerevent"',
+    )
     # One statement per kind of event for the whole batch (one by one: a statement per event).
-    print("\n".join(s[:150] for s in event_inserts))
     assert len(event_inserts) == 2
     rows = list(InboundMessage.objects.filter(pk__in=ids).order_by("pk"))
     assert [row.status for row in rows] == [
