@@ -251,12 +251,9 @@ def test_the_sla_state_of_a_conversation(
     api_as: Any, agent: Any, brand: Any, customer: Any, system: Any
 ) -> None:
     from atiende.conversations.actions import start_conversation
-    from atiende.sla.actions import save_policy
+    from atiende.sla.testing import around_the_clock_policy
 
-    save_policy(
-        brand=brand, actor=system, name="24x7", scope="brand",
-        targets=[{"metric": "first_response", "priority": "", "minutes": 60}],
-    )  # fmt: skip
+    around_the_clock_policy(brand, system, first_response=60)
     conversation = start_conversation(
         brand=brand, customer=customer, channel="email", actor=system, subject="x", body_text="hola"
     )

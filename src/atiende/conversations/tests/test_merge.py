@@ -8,8 +8,8 @@ from atiende.conversations.actions import MergeNotAllowed
 from atiende.conversations.attachments import IncomingAttachment
 from atiende.conversations.events import ConversationEventType
 from atiende.conversations.models import Attachment, Conversation, ConversationEvent, Message
-from atiende.sla.actions import save_policy
-from atiende.sla.models import PolicyScope, SlaTimer, TimerState
+from atiende.sla.models import SlaTimer, TimerState
+from atiende.sla.testing import around_the_clock_policy
 
 FIELDS = (
     "status",
@@ -289,10 +289,7 @@ def _running(conversation: Conversation) -> list[str]:
 
 
 def test_deadlines_follow_the_messages_through_merge_undo_and_split(brand, customer, agent, system):
-    save_policy(
-        brand=brand, actor=system, name="24x7", scope=PolicyScope.BRAND,
-        targets=[{"metric": "first_response", "priority": "", "minutes": 60}],
-    )  # fmt: skip
+    around_the_clock_policy(brand, system, first_response=60)
     target = actions.start_conversation(
         brand=brand, customer=customer, channel="email", actor=system, body_text="Hola"
     )

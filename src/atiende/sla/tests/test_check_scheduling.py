@@ -13,17 +13,15 @@ from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
 from atiende.conversations.actions import start_conversation
-from atiende.sla.actions import check_due_timers, save_policy
-from atiende.sla.models import PolicyScope, SlaTimer
+from atiende.sla.actions import check_due_timers
+from atiende.sla.models import SlaTimer
 from atiende.sla.tasks import schedule_checks_of
+from atiende.sla.testing import around_the_clock_policy
 
 
 @pytest.fixture
 def first_response_in_an_hour(brand, system):
-    return save_policy(
-        brand=brand, actor=system, name="24x7", scope=PolicyScope.BRAND,
-        targets=[{"metric": "first_response", "priority": "", "minutes": 60}],
-    )  # fmt: skip
+    return around_the_clock_policy(brand, system, first_response=60)
 
 
 def first_response_timer(brand, customer, system, **kwargs):

@@ -9,15 +9,8 @@ from django.utils import timezone
 
 from atiende.accounts.actions import add_team_member, update_preferences
 from atiende.conversations.actions import assign_conversation, start_conversation
-from atiende.sla.actions import save_policy
-from atiende.sla.models import PolicyScope, SlaEvent
-
-
-def _policy(brand, system):
-    save_policy(
-        brand=brand, actor=system, name="24x7", scope=PolicyScope.BRAND,
-        targets=[{"metric": "first_response", "priority": "", "minutes": 60}],
-    )  # fmt: skip
+from atiende.sla.models import SlaEvent
+from atiende.sla.testing import around_the_clock_policy
 
 
 def _started_90_minutes_ago(brand, customer, system, **extra):
@@ -36,7 +29,9 @@ def test_the_assignee_hears_of_the_warning_and_the_breach_in_their_language(
     conversation = _started_90_minutes_ago(brand, customer, system)
     assign_conversation(conversation=conversation, actor=system, assignee=agent)
     with django_capture_on_commit_callbacks(execute=True):
-        _policy(brand, system)  # recomputes the open conversation: both instants have passed
+        around_the_clock_policy(
+            brand, system, first_response=60
+        )  # recomputes the open conversation: both instants have passed
     assert sorted(message.subject for message in mail.outbox) == [
         f"[{conversation.reference}] Primera respuesta: plazo incumplido",
         f"[{conversation.reference}] Primera respuesta: vence pronto",
@@ -54,7 +49,7 @@ def test_without_an_assignee_the_team_hears(
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     add_team_member(team=team, user=agent, actor=system)
     with django_capture_on_commit_callbacks(execute=True):
-        _policy(brand, system)
+        around_the_clock_policy(brand, system, first_response=60)
     with django_capture_on_commit_callbacks(execute=True):
         _started_90_minutes_ago(brand, customer, system, team=team)
     assert [tuple(message.to) for message in mail.outbox] == [(agent.email,), (agent.email,)]
@@ -65,7 +60,7 @@ def test_nobody_to_tell_sends_nothing(
 ):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     with django_capture_on_commit_callbacks(execute=True):
-        _policy(brand, system)
+        around_the_clock_policy(brand, system, first_response=60)
     with django_capture_on_commit_callbacks(execute=True):
         conversation = _started_90_minutes_ago(brand, customer, system)
     assert SlaEvent.objects.filter(conversation=conversation).count() == 2

@@ -23,6 +23,7 @@ from atiende.conversations.actions import (
 from atiende.sla.actions import save_policy
 from atiende.sla.models import PolicyScope, SlaTimer, TimerState
 from atiende.sla.queries import next_deadlines_for
+from atiende.sla.testing import around_the_clock_policy
 
 pytestmark = pytest.mark.django_db
 
@@ -32,10 +33,7 @@ REPORT = "/reports/sla/"
 @pytest.fixture
 def first_response_hour(brand, system):
     """Tienda Sol answers every conversation within an hour, around the clock."""
-    return save_policy(
-        brand=brand, actor=system, name="24x7", scope=PolicyScope.BRAND,
-        targets=[{"metric": "first_response", "priority": "", "minutes": 60}],
-    )  # fmt: skip
+    return around_the_clock_policy(brand, system, first_response=60)
 
 
 def _start(brand, customer, system, subject, *, minutes_ago=0, **extra):

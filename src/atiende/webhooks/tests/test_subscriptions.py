@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from atiende.brands.models import BrandEvent
+from atiende.sla.testing import around_the_clock_policy
 from atiende.webhooks import actions, registry
 from atiende.webhooks.models import WebhookDelivery, WebhookSubscription
 
@@ -148,13 +149,8 @@ def test_sla_warnings_and_breaches_are_delivered_with_the_deadline(
     brand, customer, system, brand_admin
 ):
     from atiende.conversations.actions import start_conversation
-    from atiende.sla.actions import save_policy
-    from atiende.sla.models import PolicyScope
 
-    save_policy(
-        brand=brand, actor=system, name="24x7", scope=PolicyScope.BRAND,
-        targets=[{"metric": "first_response", "priority": "", "minutes": 60}],
-    )  # fmt: skip
+    around_the_clock_policy(brand, system, first_response=60)
     actions.create_subscription(
         brand=brand,
         url="https://x.example",

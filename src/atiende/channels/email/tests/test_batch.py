@@ -25,6 +25,7 @@ from atiende.customers.models import Customer
 from atiende.pipeline.actions import process_inbound, process_inbound_batch, receive_inbound
 from atiende.pipeline.models import InboundMessage, InboundOutcome, InboundStatus
 from atiende.search.queries import search_for
+from atiende.sla.testing import around_the_clock_policy
 
 
 def mail(
@@ -97,19 +98,6 @@ def statements_containing(queries: CaptureQueriesContext, *fragments: str) -> li
         for query in queries.captured_queries
         if all(fragment in query["sql"] for fragment in fragments)
     ]
-
-
-def around_the_clock_policy(brand: Any, actor: Any, **minutes: int) -> None:
-    """A brand-wide SLA policy, any priority, on the clock: ``metric=minutes`` per target."""
-    from atiende.sla.actions import save_policy
-    from atiende.sla.models import PolicyScope
-
-    save_policy(
-        brand=brand, actor=actor, name="24x7", scope=PolicyScope.BRAND,
-        targets=[
-            {"metric": metric, "priority": "", "minutes": value} for metric, value in minutes.items()
-        ],
-    )  # fmt: skip
 
 
 @pytest.fixture
