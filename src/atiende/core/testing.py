@@ -56,6 +56,7 @@ def free_port() -> int:
 class RunningServer:
     port: int
     log: Path
+    pid: int
 
     @property
     def url(self) -> str:
@@ -68,16 +69,21 @@ class RunningServer:
 
 @contextmanager
 def running_server(
-    data_dir: Path, environment: dict[str, str] | None = None, *, startup_timeout: float = 30.0
+    data_dir: Path,
+    environment: dict[str, str] | None = None,
+    *,
+    startup_timeout: float = 30.0,
+    workers: int = 1,
 ) -> Iterator[RunningServer]:
-    """``atiende serve`` as deployed, on a free loopback port and this test's database
-    (``child_environment(data_dir)`` unless ``environment`` is given), its output in
-    ``data_dir/server.log`` (a file: a pipe nobody reads while the test runs would stall it);
+    """``atiende serve`` as deployed (``workers`` processes), on a free loopback port and this
+    test's database (``child_environment(data_dir)`` unless ``environment`` is given), its output
+    in ``data_dir/server.log`` (a file: a pipe nobody reads while the test runs would stall it);
     yielded once it answers, stopped on exit. Fails with that output if it exits or does not
     answer within ``startup_timeout`` seconds."""
     port = free_port()
     log = data_dir / "server.log"
     arguments = ["serve", "--no-collectstatic", "--no-access-log", "--port", str(port)]
+    arguments += ["--workers", str(workers)]
     with log.open("wb") as output:
         server = subprocess.Popen(  # noqa: S603 (this interpreter, fixed arguments)
             [sys.executable, "-m", "atiende", *arguments],
@@ -86,7 +92,7 @@ def running_server(
             stdout=output,
             stderr=subprocess.STDOUT,
         )
-        running = RunningServer(port, log)
+        running = RunningServer(port, log, server.pid)
         try:
             deadline = time.monotonic() + startup_timeout
             while True:

@@ -17,7 +17,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-ASGI_APP = "atiende.config.asgi:application"
+from atiende.core import serving
+
+ASGI_APP = "atiende.config.served:application"
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 WILDCARD = {"0.0.0.0", "::", "[::]"}  # noqa: S104  (names, not a bind)
 # Requests still running this long after a stop signal are cut: a stop must end the process.
@@ -57,15 +59,26 @@ class Command(BaseCommand):
         # re-raise (or a signal that arrives before uvicorn starts) into a clean exit 0.
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, _exit_quietly)
-        uvicorn.run(
-            ASGI_APP,
-            host=host,
-            port=options["port"],
-            workers=options["workers"],
-            lifespan="off",  # Channels' router does not speak the lifespan protocol
-            access_log=not options["no_access_log"],
-            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-        )
+        workers: int = options["workers"]
+        # Several workers spread their connections evenly through a shared table
+        # (core/serving.py); the workers find it through the environment they inherit.
+        table = serving.create_connection_table() if workers > 1 else None
+        if table is not None:
+            os.environ[serving.ENVIRONMENT_VARIABLE] = str(table)
+        try:
+            uvicorn.run(
+                ASGI_APP,
+                host=host,
+                port=options["port"],
+                workers=workers,
+                http=serving.PROTOCOL if table is not None else "auto",
+                lifespan="off",  # Channels' router does not speak the lifespan protocol
+                access_log=not options["no_access_log"],
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            )
+        finally:
+            if table is not None:
+                table.unlink(missing_ok=True)
 
     def _allow_host(self, host: str) -> None:
         """Let Django answer on the address the server listens on, when it is a specific one.
