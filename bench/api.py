@@ -618,9 +618,10 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
             for scenario in SCENARIOS:
                 cpu_before = cpu_seconds_by_process(server.pid)
                 held: dict[int, int] = {}
-                # wrk's connections are all open a second into the run.
+                # Halfway through the run: wrk opens its connections at the start, and the
+                # server's workers even out their shares within about a second.
                 census = threading.Timer(
-                    min(1.0, options.duration / 2),
+                    options.duration / 2,
                     lambda held=held: held.update(connections_by_process(port)),
                 )
                 census.start()
