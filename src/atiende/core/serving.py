@@ -80,6 +80,9 @@ class ConnectionTable:
             finally:
                 fcntl.flock(table.fileno(), fcntl.LOCK_UN)
         self.held = 0
+        # Of those, how many are told to close after their response: still counted in the
+        # total (their clients will connect again, to some worker), no longer in this share.
+        self.leaving = 0
 
     def _claim_slot(self) -> int:
         """The first free slot, after clearing the slots of processes that have ended (their
@@ -102,8 +105,10 @@ class ConnectionTable:
         self.held += 1
         _SLOT.pack_into(self._map, self._offset, os.getpid(), self.held)
 
-    def closed(self) -> None:
+    def closed(self, *, leaving: bool = False) -> None:
         self.held -= 1
+        if leaving:
+            self.leaving -= 1
         _SLOT.pack_into(self._map, self._offset, os.getpid(), self.held)
 
     def over_share(self) -> bool:
@@ -116,7 +121,7 @@ class ConnectionTable:
         workers = sum(1 for process_id in values[0::2] if process_id)
         if workers < 2:
             return False
-        return self.held > math.ceil(sum(values[1::2]) / workers)
+        return self.held - self.leaving > math.ceil(sum(values[1::2]) / workers)
 
 
 _table: ConnectionTable | None = None
@@ -143,6 +148,7 @@ class BalancedHttpProtocol(HttpToolsProtocol):
     table and closing one after its response while the worker holds more than its share."""
 
     _counted = False
+    _leaving = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -165,15 +171,20 @@ class BalancedHttpProtocol(HttpToolsProtocol):
         super().on_headers_complete()
         started = self.cycle is not previous and self.cycle is not None
         table = connection_table()
-        if started and table is not None and table.over_share():
+        if started and table is not None and not self._leaving and table.over_share():
             self.cycle.keep_alive = False
+            # Out of this worker's share now, not when it closes after the response: the
+            # requests that start meanwhile on this worker's other connections must not all
+            # be sent away for the same excess (with slow requests, every one of them was).
+            self._leaving = True
+            table.leaving += 1
 
     def _uncount(self) -> None:
         if self._counted:
             self._counted = False
             table = connection_table()
             if table is not None:
-                table.closed()
+                table.closed(leaving=self._leaving)
 
 
 def freeze_loaded_objects() -> None:

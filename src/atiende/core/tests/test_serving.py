@@ -3,6 +3,7 @@ worker freezes what it loaded out of the garbage collector's reach (core/serving
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import os
 import socket
@@ -13,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from uvicorn.config import Config
+from uvicorn.server import ServerState
 
 from atiende.core import serving
 from atiende.core.serving import ConnectionTable, create_connection_table
@@ -62,6 +65,75 @@ def test_an_ended_workers_slot_is_cleared_for_the_next(table_file: Path) -> None
     worker.opened()
     assert worker.over_share()  # 2 > ceil(2 / 2): the dead slot's five are gone
     assert other._offset != worker._offset
+
+
+class _Transport(asyncio.Transport):
+    """Enough of a socket's transport for uvicorn's protocol to take a request over it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed = False
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}.get(
+            name, default
+        )
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def write(self, data: bytes) -> None:  # type: ignore[override]
+        pass
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+async def _never_answers(scope: object, receive: object, send: object) -> None:
+    await asyncio.sleep(3600)
+
+
+def test_a_crowded_worker_sends_away_only_its_excess_while_requests_are_in_flight(
+    table_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # This worker holds six connections and the other two: the share is four, so two of this
+    # worker's connections must go. Their requests are slow: all six start before any ends.
+    this_worker, other_worker = ConnectionTable(table_file), ConnectionTable(table_file)
+    monkeypatch.setattr(serving, "_table", this_worker)
+    monkeypatch.setattr(serving, "_table_looked_up", True)
+    other_worker.opened()
+    other_worker.opened()
+    loop = asyncio.new_event_loop()
+    config = Config(app=_never_answers, lifespan="off")
+    config.load()
+    state = ServerState()
+    connections = [
+        serving.BalancedHttpProtocol(config=config, server_state=state, app_state={}, _loop=loop)
+        for _ in range(6)
+    ]
+    try:
+        for connection in connections:
+            connection.connection_made(_Transport())
+        assert this_worker.held == 6
+        for connection in connections:
+            connection.data_received(b"GET /api/v1/conversations HTTP/1.1\r\nHost: x\r\n\r\n")
+        closing = [connection for connection in connections if not connection.cycle.keep_alive]
+        assert len(closing) == 2
+        assert (this_worker.held, this_worker.leaving) == (6, 2)
+        for connection in closing:  # they close after their responses
+            connection.connection_lost(None)
+        assert (this_worker.held, this_worker.leaving) == (4, 0)
+    finally:
+        for task in asyncio.all_tasks(loop):
+            task.cancel()
+        loop.run_until_complete(asyncio.sleep(0))
+        loop.close()
 
 
 def connections_per_worker(server_pid: int, port: int) -> list[int]:
