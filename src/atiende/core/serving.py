@@ -10,10 +10,12 @@ and the crowded worker's requests are the slow tail. Each worker writes how many
 connections it holds into a small table that every worker maps (``ConnectionTable``: a file
 named by ``ATIENDE_SERVE_CONNECTIONS``, made by ``atiende serve``), and a worker holding more
 than its even share answers the next request with ``Connection: close``; the client opens a new
-connection, which any worker may take. Closing after a complete response is ordinary HTTP
-(browsers, HTTP libraries and proxies reconnect for the next request) and happens only while the
-shares are uneven. WebSocket connections are not counted: they are long-lived and cost nothing
-while idle.
+connection, which any worker may take. A connection told to close still counts in the total
+(its client will be back) but no longer in its worker's share, so the requests that start on
+the worker before it closes are not all sent away for the same excess. Closing after a
+complete response is ordinary HTTP (browsers, HTTP libraries and proxies reconnect for the next
+request) and happens only while the shares are uneven. WebSocket connections are not counted:
+they are long-lived and cost nothing while idle.
 
 **The start-up objects out of the collector's reach.** A full collection of the garbage
 collector walks every object the process holds, with the GIL held, and every request on that
