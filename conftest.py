@@ -19,6 +19,15 @@ from atiende.core.actors import system_actor
 PASSWORD = "correct-horse-battery-staple"
 
 
+@pytest.fixture(autouse=True)
+def empty_task_queue() -> None:
+    """Each test starts with the (in-memory) task queue empty: what an earlier test scheduled,
+    for rows whose ids the next test's rows take again, is not this test's."""
+    from huey.contrib.djhuey import HUEY
+
+    HUEY.flush()
+
+
 @pytest.fixture
 def system() -> Any:
     return system_actor("tests")

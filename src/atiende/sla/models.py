@@ -414,9 +414,6 @@ class SlaTimer(models.Model):
     breached_at = models.DateTimeField(_("breached at"), null=True, blank=True)
     # Why this target applies, in words (see atiende.sla.policies.Resolution.explain_target).
     explanation = models.TextField(_("why this target"), blank=True)
-    # Task ids of the checks scheduled for warn_at and due_at (a task checks every timer due
-    # within the same second; see sla.tasks.schedule_checks_of).
-    scheduled_checks = models.JSONField(default=list, blank=True, editable=False)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:

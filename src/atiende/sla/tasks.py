@@ -9,7 +9,6 @@ from datetime import datetime
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from atiende.core.actions import update_each
 from atiende.sla import actions, notifications
 from atiende.sla.models import SlaTimer, TimerState
 
@@ -55,8 +54,8 @@ def sweep_due_timers_task() -> None:
 def schedule_checks_of(timer_ids: list[int]) -> None:
     """Schedule the checks of the timers' warnings and deadlines: one task for all those that
     fall within the same second (a batch's new conversations share a few), run at the latest of
-    them, from the rows as they stand, with one read and one UPDATE for all. A timer no longer
-    running (or no longer there) is left alone.
+    them, from the rows as they stand, with one read for all. A timer no longer running (or no
+    longer there) is left alone.
 
     Checks scheduled before are not revoked: each revocation is a write to the queue, like a
     schedule, and a check that finds its timer moved or met costs one read
@@ -67,7 +66,7 @@ def schedule_checks_of(timer_ids: list[int]) -> None:
 
     timers = list(
         SlaTimer.objects.filter(pk__in=timer_ids, state=TimerState.RUNNING).only(
-            "warn_at", "warned_at", "due_at", "breached_at", "scheduled_checks"
+            "warn_at", "warned_at", "due_at", "breached_at"
         )
     )
     # By the second they fall in. Never run before an instant (its check would find nothing
@@ -77,16 +76,8 @@ def schedule_checks_of(timer_ids: list[int]) -> None:
     for timer in timers:
         for instant in check_instants(timer):
             in_second.setdefault(instant.replace(microsecond=0), []).append((instant, timer.pk))
-    task_of_second = {
-        second: check_timers_task.schedule(
+    for _second, due in sorted(in_second.items()):
+        check_timers_task.schedule(
             (sorted({timer_id for _instant, timer_id in due}),),
             eta=max(instant for instant, _timer_id in due),
-        ).id
-        for second, due in sorted(in_second.items())
-    }
-    for timer in timers:
-        timer.scheduled_checks = [
-            task_of_second[instant.replace(microsecond=0)] for instant in check_instants(timer)
-        ]
-    # One statement run for every row (bulk_update's CASE per row cost a second per 2,000).
-    update_each(timers, ["scheduled_checks"])
+        )

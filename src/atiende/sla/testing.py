@@ -1,8 +1,11 @@
-"""For tests: the SLA policy most of them need, written once."""
+"""For tests: the SLA policy most of them need, written once; the checks a timer has waiting."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from huey.api import Task
+from huey.contrib.djhuey import HUEY
 
 from atiende.sla.actions import save_policy
 from atiende.sla.models import Policy, PolicyScope
@@ -18,3 +21,17 @@ def around_the_clock_policy(brand: Any, actor: Any, **minutes: int) -> Policy:
             {"metric": metric, "priority": "", "minutes": value} for metric, value in minutes.items()
         ],
     )  # fmt: skip
+
+
+def scheduled_checks_of(timer_id: int) -> list[Task]:
+    """The checks waiting in the queue that will look at this timer (``sla.tasks``), soonest
+    first: in the schedule (tests run tasks inline) or still in the queue for a worker to
+    schedule."""
+    return sorted(
+        (
+            task
+            for task in [*HUEY.scheduled(), *HUEY.pending()]
+            if task.name.endswith("check_timers_task") and timer_id in task.args[0]
+        ),
+        key=lambda task: task.eta,
+    )

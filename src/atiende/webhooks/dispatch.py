@@ -115,7 +115,8 @@ def on_customer_event(customer: Customer, event: CustomerEvent) -> None:
 
 @dataclass(frozen=True)
 class _Pending:
-    """A delivery to enqueue once its event row has an id: its data taken when it happened."""
+    """A delivery of an event: its data taken when it happened, enqueued once the event row has
+    its id (named by it)."""
 
     brand: Brand
     event_type: str
@@ -191,20 +192,14 @@ def on_sla_event_saved(sender: Any, instance: SlaEvent, created: bool, **kwargs:
     due_at = payload.get("due_at")
     if isinstance(due_at, datetime):
         due_at = due_at.isoformat()
-    actions.enqueue_deliveries(
-        brand=conversation.brand,
-        event_type=instance.type,
-        event_id=f"sla_event:{instance.pk}",
-        occurred_at=instance.created_at,
-        data={
-            "conversation": conversation_data(conversation),
-            "sla": {
-                "metric": payload.get("metric"),
-                "cycle": payload.get("cycle"),
-                "due_at": due_at,
-                "target_minutes": payload.get("target_minutes"),
-            },
+    data = {
+        "conversation": conversation_data(conversation),
+        "sla": {
+            "metric": payload.get("metric"),
+            "cycle": payload.get("cycle"),
+            "due_at": due_at,
+            "target_minutes": payload.get("target_minutes"),
         },
-        subscriptions=subscriptions,
-        actor=actions.WEBHOOKS_ACTOR,
-    )
+    }
+    # Saved already: its id is there.
+    _Pending(conversation.brand, instance.type, "sla_event", data, subscriptions).enqueue(instance)

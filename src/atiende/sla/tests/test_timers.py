@@ -17,6 +17,7 @@ from atiende.conversations.actions import (
 )
 from atiende.sla.actions import check_timer, save_calendar, save_policy, sweep_due_timers
 from atiende.sla.models import PolicyScope, SlaEvent, SlaTimer, TimerState
+from atiende.sla.testing import scheduled_checks_of
 from atiende.sla.timers import Cycle, derive_cycles
 
 T0 = datetime(2026, 12, 1, 10, tzinfo=UTC)
@@ -64,6 +65,11 @@ def around_the_clock(brand, system):
             {"metric": "resolution", "priority": "", "minutes": 24 * 60},
         ],
     )  # fmt: skip
+
+
+def checks_at(timer):
+    """When the checks queued for ``timer`` run (the queue keeps naive UTC times)."""
+    return [task.eta.replace(tzinfo=UTC) for task in scheduled_checks_of(timer.pk)]
 
 
 def timer(conversation, metric, cycle=0):
@@ -243,12 +249,16 @@ def test_checks_are_scheduled_for_the_warning_and_the_deadline_and_replaced(
             body_text="hola",
         )
     first = timer(conversation, "first_response")
-    assert len(first.scheduled_checks) == 2
+    assert checks_at(first) == [first.warn_at, first.due_at]
     with django_capture_on_commit_callbacks(execute=True):
         change_priority(conversation=conversation, priority="urgent", actor=agent)
     first.refresh_from_db()
-    assert len(first.scheduled_checks) == 2
     assert first.due_at == conversation.created_at + timedelta(minutes=15)
+    # The new instants have their checks; the old ones stay queued and will find nothing due.
+    etas = checks_at(first)
+    assert first.warn_at in etas
+    assert first.due_at in etas
+    assert len(etas) == 4
 
 
 def test_no_policy_no_timers(brand, customer, system):

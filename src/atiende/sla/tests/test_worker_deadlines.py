@@ -24,6 +24,7 @@ from atiende.core.testing import child_environment
 from atiende.sla.actions import save_calendar, save_policy
 from atiende.sla.calendar import WEEKDAYS
 from atiende.sla.models import PolicyScope, SlaEvent, SlaTimer
+from atiende.sla.testing import scheduled_checks_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -69,7 +70,7 @@ def test_warnings_and_breaches_fire_at_their_instant_and_a_reply_cancels_them(
     )
     late_timer = SlaTimer.objects.get(conversation=late, metric="first_response")
     assert late_timer.warned_at is None
-    assert len(late_timer.scheduled_checks) == 2
+    assert len(scheduled_checks_of(late_timer.pk)) == 2
 
     log_path = real_queue / "worker.log"
     with log_path.open("wb") as log:
