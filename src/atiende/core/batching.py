@@ -28,6 +28,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from django.db import transaction
+
 T = TypeVar("T")
 
 # What a put-off write does with the items collected for it, once, at the batch's end.
@@ -79,13 +81,14 @@ def in_batch() -> bool:
 
 @contextmanager
 def batch_item() -> Iterator[None]:
-    """Run the body as one item of the running batch (nothing special outside one): the writes
-    it puts off for the batch's end join the batch's only if it ends without an exception.
+    """Run the body as one item of the running batch, in a savepoint of its own (nothing
+    special outside a batch): if it raises, everything it wrote is rolled back, and the writes
+    it put off for the batch's end are dropped with it.
 
-    Wrap the item's savepoint in it (``with batch_item(), transaction.atomic():``), so that an
-    item whose savepoint rolled back puts nothing off. A savepoint rolled back inside the item
-    while the item goes on is not seen here: the writes put off under it stay (the service
-    chain's stages catch no database error).
+    The actions it calls take no savepoints of their own (see :func:`atiende.core.actions.action`):
+    an item is all or nothing. A savepoint rolled back inside the item while the item goes on
+    would not be seen here (the writes put off under it would stay); the service chain's stages
+    catch no database error.
     """
     state = _current.get()
     if state is None or state.item_put_off is not None:
@@ -94,12 +97,19 @@ def batch_item() -> Iterator[None]:
     kept: PutOff = {}
     state.item_put_off = kept
     try:
-        yield
+        with transaction.atomic():
+            yield
     finally:
         state.item_put_off = None
     # Reached only when the body ended without an exception.
     for key, (items, write) in kept.items():
         state.put_off.setdefault(key, ([], write))[0].extend(items)
+
+
+def in_batch_item() -> bool:
+    """Whether an item of a running batch is running (and so its savepoint)."""
+    state = _current.get()
+    return state is not None and state.item_put_off is not None
 
 
 def batch_memo(key: Hashable, compute: Callable[[], T]) -> T:

@@ -326,8 +326,9 @@ def _run_batch(inbound_ids: list[int]) -> list[InboundMessage]:
         processed = []
         for inbound in rows:
             try:
-                # What it puts off to the batch's end (its event rows...) goes if it rolls back.
-                with batch_item(), transaction.atomic():
+                # Its own savepoint: what it wrote, and what it put off to the batch's end (its
+                # event rows...), goes if it fails.
+                with batch_item():
                     processed.append(_process_locked(inbound))
             except Exception as error:
                 # Anything else raised while it ran (a database error) is this message's too:

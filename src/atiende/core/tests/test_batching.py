@@ -81,6 +81,7 @@ def failing_item(written: list[list[Any]]) -> None:
         raise RuntimeError("this message's savepoint rolled back")
 
 
+@pytest.mark.django_db
 def test_an_item_that_fails_puts_nothing_off_and_one_that_ends_keeps_its_writes():
     written: list[list[Any]] = []
     with batching.batch():
@@ -102,3 +103,59 @@ def test_outside_a_batch_an_item_changes_nothing():
     with batching.batch_item():
         batching.write_at_batch_end("events", written.append, [1])
         assert written == [[1]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_item_is_one_savepoint_and_its_actions_take_none_of_their_own(brand, system):
+    """An item's nested actions add no savepoints (two statements each, for nothing: the item
+    is all or nothing); an action failing inside an item rolls back the whole item, earlier
+    actions included, and the batch's next item goes on."""
+    from django.core.exceptions import ValidationError
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from atiende.core.actions import action
+    from atiende.customers.actions import IdentityInput, create_customer
+    from atiende.customers.models import Customer
+
+    def new_customer(address: str) -> None:
+        create_customer(
+            brand=brand,
+            actor=system,
+            name=address,
+            identities=[IdentityInput("email", address, is_primary=True)],
+        )
+
+    def failing_item_of_two_customers() -> None:
+        with batching.batch_item():
+            new_customer("carla@example.com")
+            new_customer("ana@example.com")  # already Ana's: the item fails
+
+    @action
+    def run_batch() -> None:  # as the inbound pipeline runs one: an action holding the batch
+        with batching.batch():
+            with batching.batch_item():
+                assert batching.in_batch_item()
+                new_customer("ana@example.com")
+                new_customer("bea@example.com")
+            with pytest.raises(ValidationError):
+                failing_item_of_two_customers()
+            with batching.batch_item():
+                new_customer("dora@example.com")
+
+    with CaptureQueriesContext(connection) as statements:
+        run_batch()
+    assert not batching.in_batch_item()
+    assert sorted(Customer.objects.filter(brand=brand).values_list("name", flat=True)) == [
+        "ana@example.com",
+        "bea@example.com",
+        "dora@example.com",
+    ]
+    savepoints = [
+        query["sql"]
+        for query in statements.captured_queries
+        if query["sql"].startswith("SAVEPOINT")
+    ]
+    # One per item, and one per customer for its CRN (the one place that goes on after a
+    # clash: it draws another number).
+    assert len(savepoints) == 3 + 4
