@@ -12,9 +12,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
-from django.db import connection, models, transaction
+from django.db import DatabaseError, connection, connections, models, router, transaction
+from django.db.models import signals
 
 from atiende.core.batching import in_batch_item
 
@@ -95,11 +97,143 @@ class ActionWrittenModel(models.Model):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         ensure_in_action(type(self).__name__)
+        if not args and _is_plain_insert(self, **kwargs) and _insert(self, kwargs.get("using")):
+            return
+        if not args and _is_plain_update(self, **kwargs) and _update(self, **kwargs):
+            return
         super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         ensure_in_action(type(self).__name__)
         return super().delete(*args, **kwargs)
+
+
+# --- new rows and named fields, by statements built once ------------------------------------
+#
+# ``save()`` builds its INSERT or UPDATE through the ORM's compiler every time: on the inbound
+# chain, which inserts a message, often a conversation, a customer and its identity per mail and
+# updates the conversation a reply joins, building them cost more Python than SQLite took to run
+# them (bench/ingest.py --profile). For an action-written model whose only generated column is
+# its automatic primary key, a new row, and a saved row's ``update_fields``, are written with a
+# statement built once per model, database (and fields), doing what ``save()`` does: the related
+# objects' ids taken, ``pre_save``/``post_save`` sent, each field's ``pre_save`` (``auto_now``
+# times, a file field's file) and its conversion for the database, the new key set, the instance
+# marked as saved; an update that finds no row raises as ``save()`` does. Anything else (a value
+# the database computes, an unknown field name, a forced update) goes to the ORM's ``save()``.
+
+
+@dataclass(frozen=True)
+class _Statement:
+    sql: str
+    fields: tuple[models.Field, ...]
+
+
+# (model, database alias) -> its statement, or None when the model needs the ORM's own save().
+_insert_statements: dict[tuple[type[models.Model], str], _Statement | None] = {}
+
+
+def _is_plain_insert(
+    instance: models.Model,
+    *,
+    force_insert: bool | tuple[Any, ...] = False,
+    force_update: bool = False,
+    using: str | None = None,
+    update_fields: Any = None,
+) -> bool:
+    return (
+        instance._state.adding
+        and instance.pk is None
+        and not force_update
+        and update_fields is None
+        and not isinstance(force_insert, tuple)
+    )
+
+
+def _is_plain_update(
+    instance: models.Model,
+    *,
+    force_insert: bool | tuple[Any, ...] = False,
+    force_update: bool = False,
+    using: str | None = None,
+    update_fields: Any = None,
+) -> bool:
+    return (
+        not instance._state.adding
+        and instance.pk is not None
+        and not force_insert
+        and not force_update
+        and bool(update_fields)
+        and not isinstance(update_fields, str)
+    )
+
+
+def _insert_statement(model: type[models.Model], alias: str) -> _Statement | None:
+    key = (model, alias)
+    if key not in _insert_statements:
+        _insert_statements[key] = _build_insert_statement(model, alias)
+    return _insert_statements[key]
+
+
+def _build_insert_statement(model: type[models.Model], alias: str) -> _Statement | None:
+    meta = model._meta
+    if (
+        meta.proxy
+        or meta.parents
+        or meta.auto_created
+        or meta.order_with_respect_to is not None
+        or meta.auto_field is None
+        or meta.auto_field is not meta.pk
+        or list(meta.db_returning_fields) != [meta.pk]
+    ):
+        return None
+    database = connections[alias]
+    fields = tuple(
+        field
+        for field in meta.local_concrete_fields
+        if not field.generated and field is not meta.auto_field
+    )
+    quote = database.ops.quote_name
+    # (Both backends we run on define it: SQLite 3.35+ and PostgreSQL.)
+    returning, returning_params = database.ops.return_insert_columns([meta.pk])  # type: ignore[attr-defined]
+    if not returning or returning_params:
+        return None  # (a database without INSERT ... RETURNING: the ORM's way)
+    columns = ", ".join(quote(str(field.column)) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    return _Statement(
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}) {returning}",  # noqa: S608 (names, not values)
+        fields,
+    )
+
+
+def _insert(instance: models.Model, using: str | None) -> bool:
+    """Insert ``instance`` as ``save()`` would; False (nothing done) when it cannot."""
+    model = type(instance)
+    alias = using or router.db_for_write(model, instance=instance)
+    statement = _insert_statement(model, alias)
+    if statement is None or any(
+        # A value to be computed by the database (F(), a function...): the ORM compiles it.
+        hasattr(value, "resolve_expression")
+        for value in instance.__dict__.values()
+    ):
+        return False
+    instance._prepare_related_fields_for_save(operation_name="save")  # type: ignore[attr-defined]
+    signals.pre_save.send(
+        sender=model, instance=instance, raw=False, using=alias, update_fields=None
+    )
+    database = connections[alias]
+    values = []
+    for field in statement.fields:
+        values.append(field.get_db_prep_save(field.pre_save(instance, add=True), database))
+    with transaction.mark_for_rollback_on_error(using=alias), database.cursor() as cursor:
+        cursor.execute(statement.sql, values)
+        (pk,) = cursor.fetchone()
+    setattr(instance, model._meta.pk.attname, pk)
+    instance._state.db = alias
+    instance._state.adding = False
+    signals.post_save.send(
+        sender=model, instance=instance, created=True, update_fields=None, raw=False, using=alias
+    )
+    return True
 
 
 def update_each(rows: Sequence[models.Model], field_names: Sequence[str]) -> None:
@@ -130,3 +264,73 @@ def update_each(rows: Sequence[models.Model], field_names: Sequence[str]) -> Non
                 for row in rows
             ],
         )
+
+
+# (model, database alias, field names as given) -> the UPDATE and its fields, or None.
+_update_statements: dict[tuple[type[models.Model], str, frozenset[str]], _Statement | None] = {}
+
+
+def _update_statement(
+    model: type[models.Model], alias: str, names: frozenset[str]
+) -> _Statement | None:
+    key = (model, alias, names)
+    if key not in _update_statements:
+        _update_statements[key] = _build_update_statement(model, alias, names)
+    return _update_statements[key]
+
+
+def _build_update_statement(
+    model: type[models.Model], alias: str, names: frozenset[str]
+) -> _Statement | None:
+    meta = model._meta
+    if _insert_statement(model, alias) is None:
+        return None  # (the same models as for inserts)
+    fields = tuple(
+        field
+        for field in meta.local_concrete_fields
+        if not field.primary_key
+        and not field.generated
+        and (field.name in names or field.attname in names)
+    )
+    if {name for field in fields for name in (field.name, field.attname)} < names:
+        return None  # a name that is no such field: the ORM's save() says which
+    quote = connections[alias].ops.quote_name
+    assignments = ", ".join(f"{quote(str(field.column))} = %s" for field in fields)
+    return _Statement(
+        f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(str(meta.pk.column))} = %s",  # noqa: S608 (names, not values)
+        fields,
+    )
+
+
+def _update(
+    instance: models.Model, *, update_fields: Any, using: str | None = None, **_: Any
+) -> bool:
+    """Write ``update_fields`` of a saved ``instance`` as ``save()`` would; False (nothing done)
+    when it cannot."""
+    model = type(instance)
+    names = frozenset(update_fields)
+    alias = using or router.db_for_write(model, instance=instance)
+    statement = _update_statement(model, alias, names)
+    if statement is None or any(
+        hasattr(getattr(instance, field.attname), "resolve_expression")
+        for field in statement.fields
+    ):
+        return False
+    instance._prepare_related_fields_for_save(operation_name="save", fields=statement.fields)  # type: ignore[attr-defined]
+    signals.pre_save.send(
+        sender=model, instance=instance, raw=False, using=alias, update_fields=names
+    )
+    database = connections[alias]
+    values = [
+        field.get_db_prep_save(field.pre_save(instance, add=False), database)
+        for field in statement.fields
+    ]
+    with transaction.mark_for_rollback_on_error(using=alias), database.cursor() as cursor:
+        cursor.execute(statement.sql, [*values, instance.pk])
+        if cursor.rowcount < 1:
+            raise DatabaseError("Save with update_fields did not affect any rows.")
+    instance._state.db = alias
+    signals.post_save.send(
+        sender=model, instance=instance, created=False, update_fields=names, raw=False, using=alias
+    )
+    return True

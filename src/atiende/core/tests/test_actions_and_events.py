@@ -105,3 +105,116 @@ def test_update_each_writes_every_row_by_one_statement_and_is_guarded(customer, 
     assert [row.name for row in fresh] == ["Nuevo 0", "Nuevo 1"]
     # updated_at is auto_now: set as save() sets it.
     assert all(row.updated_at > before[row.pk] for row in fresh)
+
+
+# --- save() of action-written models: statements built once --------------------------------
+
+
+@pytest.fixture
+def saves_seen():
+    """Every pre_save/post_save of a Customer, as (signal, created, update_fields)."""
+    from django.db.models import signals
+
+    from atiende.customers.models import Customer
+
+    seen: list[tuple[str, bool | None, frozenset[str] | None]] = []
+
+    def before(sender, instance, update_fields, **kwargs):
+        seen.append(("pre_save", None, update_fields))
+
+    def after(sender, instance, created, update_fields, **kwargs):
+        seen.append(("post_save", created, update_fields))
+
+    signals.pre_save.connect(before, sender=Customer, dispatch_uid="test_saves_seen_pre")
+    signals.post_save.connect(after, sender=Customer, dispatch_uid="test_saves_seen_post")
+    yield seen
+    signals.pre_save.disconnect(sender=Customer, dispatch_uid="test_saves_seen_pre")
+    signals.post_save.disconnect(sender=Customer, dispatch_uid="test_saves_seen_post")
+
+
+@pytest.fixture
+def orm_compilers(monkeypatch):
+    """How often the ORM's INSERT and UPDATE compilers ran."""
+    from django.db.models.sql import compiler
+
+    ran = {"insert": 0, "update": 0}
+    for kind, cls in (
+        ("insert", compiler.SQLInsertCompiler),
+        ("update", compiler.SQLUpdateCompiler),
+    ):
+        original = cls.execute_sql
+
+        def counting(self, *args, _original=original, _kind=kind, **kwargs):
+            ran[_kind] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "execute_sql", counting)
+    return ran
+
+
+def test_a_new_row_is_inserted_as_save_would_without_the_orms_compiler(
+    brand, saves_seen, orm_compilers
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from atiende.customers.models import Customer
+
+    @action
+    def insert() -> Customer:
+        customer = Customer(brand=brand, crn="ABC2345", name="Nueva Clienta")
+        customer.save()
+        return customer
+
+    with CaptureQueriesContext(connection) as statements:
+        customer = insert()
+    assert orm_compilers == {"insert": 0, "update": 0}
+    written = [query["sql"].split()[0] for query in statements.captured_queries]
+    assert [verb for verb in written if verb not in ("SAVEPOINT", "RELEASE")] == ["INSERT"]
+    assert customer.pk is not None
+    assert not customer._state.adding
+    assert customer._state.db == "default"
+    assert saves_seen == [("pre_save", None, None), ("post_save", True, None)]
+    stored = Customer.objects.get(pk=customer.pk)
+    assert (stored.brand_id, stored.crn, stored.name) == (brand.pk, "ABC2345", "Nueva Clienta")
+    # auto_now_add, as the ORM sets it, on the instance and in the row alike.
+    assert customer.created_at is not None
+    assert stored.created_at == customer.created_at
+
+
+def test_named_fields_are_updated_as_save_would_without_the_orms_compiler(
+    customer, saves_seen, orm_compilers
+):
+    from django.db import DatabaseError
+    from django.db.models import F
+
+    from atiende.customers.models import Customer
+
+    @action
+    def save_named(target: Customer, names: list[str]) -> None:
+        target.save(update_fields=names)
+
+    before = Customer.objects.get(pk=customer.pk)
+    customer.name = "Carmen Renombrada"
+    customer.city = "Sevilla"  # changed in memory, not named: not written
+    save_named(customer, ["name", "updated_at"])
+    assert orm_compilers == {"insert": 0, "update": 0}
+    named = frozenset({"name", "updated_at"})
+    assert saves_seen == [("pre_save", None, named), ("post_save", False, named)]
+    stored = Customer.objects.get(pk=customer.pk)
+    assert (stored.name, stored.city) == ("Carmen Renombrada", before.city)
+    # auto_now, named: set as the ORM sets it, on the instance and in the row alike.
+    assert stored.updated_at == customer.updated_at > before.updated_at
+
+    # A row that is gone: an error, as the ORM's save() gives.
+    gone = Customer.objects.get(pk=customer.pk)
+    gone.pk = 10**9
+    with pytest.raises(DatabaseError, match="did not affect any rows"):
+        save_named(gone, ["name"])
+    # A name that is no field, or a value the database computes: the ORM's own save().
+    with pytest.raises(ValueError, match="not_a_field"):
+        save_named(stored, ["not_a_field"])
+    stored.name = F("crn")
+    save_named(stored, ["name"])
+    assert orm_compilers["update"] == 1
+    assert Customer.objects.get(pk=customer.pk).name == customer.crn
