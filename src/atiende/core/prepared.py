@@ -36,6 +36,8 @@ from django.db.models import QuerySet
 # Stand-in values: numbers and strings no real parameter has.
 _INT_BASE = -(2**62)
 _TEXT_MARK = "\x00prepared-read\x00"
+_LISTS = (list, list[str])
+_KINDS = (int, str, *_LISTS)
 
 
 @dataclass(frozen=True)
@@ -51,13 +53,14 @@ class _Compiled:
 class PreparedRead:
     """``build(**parameters)`` returns a ``values_list`` queryset; :meth:`rows` runs it.
 
-    ``parameters`` names each parameter and its kind: ``int``, ``str``, or ``list`` (of ints).
+    ``parameters`` names each parameter and its kind: ``int``, ``str``, ``list`` (of ints) or
+    ``list[str]``. A list's length is part of the statement: each length is compiled once.
     """
 
-    def __init__(self, build: Callable[..., QuerySet[Any]], **parameters: type) -> None:
+    def __init__(self, build: Callable[..., QuerySet[Any]], **parameters: Any) -> None:
         for name, kind in parameters.items():
-            if kind not in (int, str, list):
-                raise TypeError(f"parameter {name}: int, str or list, not {kind!r}")
+            if kind not in _KINDS:
+                raise TypeError(f"parameter {name}: int, str, list or list[str], not {kind!r}")
         self.build = build
         self.parameters = parameters
         self._compiled: dict[tuple[Any, ...], _Compiled] = {}
@@ -71,7 +74,7 @@ class PreparedRead:
             using,
             connection.vendor,
             connection.settings_dict["NAME"],
-            *(len(values[name]) for name, kind in self.parameters.items() if kind is list),
+            *(len(values[name]) for name, kind in self.parameters.items() if kind in _LISTS),
         )
         compiled = self._compiled.get(shape)
         if compiled is None:
@@ -110,7 +113,12 @@ class PreparedRead:
                 stand_ins[name] = f"{_TEXT_MARK}{next(counter)}"
                 where[stand_ins[name]] = (name, None)
             else:
-                stand_ins[name] = [_INT_BASE - next(counter) for _ in values[name]]
+                stand_ins[name] = [
+                    f"{_TEXT_MARK}{next(counter)}"
+                    if kind == list[str]
+                    else _INT_BASE - next(counter)
+                    for _ in values[name]
+                ]
                 for index, stand_in in enumerate(stand_ins[name]):
                     where[stand_in] = (name, index)
         queryset = self.build(**stand_ins)

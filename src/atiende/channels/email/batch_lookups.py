@@ -29,7 +29,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.db.models.signals import post_save
 from django.utils import timezone
 
@@ -37,6 +37,7 @@ from atiende.channels.email.models import EmailAddress
 from atiende.channels.email.parsing import ParsedMail, UnparseableMail, parse_mail
 from atiende.conversations.models import Conversation, Message
 from atiende.core.batching import batch_memo, in_batch, note_batch_write, written_in_batch
+from atiende.core.prepared import PreparedRead
 from atiende.customers.models import Customer, CustomerIdentity
 
 CHANNEL = "email"
@@ -50,7 +51,7 @@ RATE_WINDOW = timedelta(minutes=10)
 # Values per IN (...) list: well under SQLite's limit on bound parameters.
 _CHUNK = 500
 
-_CONVERSATION_FIELDS = [f.attname for f in Conversation._meta.concrete_fields]
+CONVERSATION_FIELDS = [f.attname for f in Conversation._meta.concrete_fields]
 _CUSTOMER_FIELDS = [f.attname for f in Customer._meta.concrete_fields]
 
 
@@ -125,7 +126,7 @@ def _chunks(values: set[str]) -> list[list[str]]:
 
 
 def _read_stored_ids(brand_id: int, prepared: Prepared) -> None:
-    columns = [f"conversation__{name}" for name in _CONVERSATION_FIELDS]
+    columns = [f"conversation__{name}" for name in CONVERSATION_FIELDS]
     for chunk in _chunks(prepared.asked_ids):
         # ``external_id <> ''`` lets SQLite use the partial unique index (see the stages).
         rows = (
@@ -213,10 +214,10 @@ def conversation_for_ids(brand_id: int, ids: Sequence[str]) -> tuple[Conversatio
     if not found:
         return (None,)
     _created_at, _pk, row = max(found, key=lambda stored: (stored[0], stored[1]))
-    conversation_id = row[_CONVERSATION_FIELDS.index("id")]
+    conversation_id = row[CONVERSATION_FIELDS.index("id")]
     if written_in_batch(("conversation", conversation_id)):
         return None
-    return (Conversation.from_db(DEFAULT_DB_ALIAS, _CONVERSATION_FIELDS, row),)
+    return (Conversation.from_db(DEFAULT_DB_ALIAS, CONVERSATION_FIELDS, row),)
 
 
 def is_own_address(brand_id: int, sender: str) -> bool | None:
@@ -234,12 +235,19 @@ def sender_customer(brand_id: int, sender: str) -> Customer | None:
     prepared = _prepared_sender_customer(brand_id, sender)
     if prepared is not None:
         return prepared[0]
-    identity = (
-        CustomerIdentity.objects.select_related("customer")
-        .filter(brand_id=brand_id, kind="email", network="", value=sender)
-        .first()
-    )
-    return identity.customer if identity is not None else None
+    rows = _SENDER_CUSTOMER.rows(brand_id=brand_id, sender=sender)
+    return Customer.from_db(DEFAULT_DB_ALIAS, _CUSTOMER_FIELDS, rows[0]) if rows else None
+
+
+def _sender_customer_read(brand_id: int, sender: str) -> QuerySet[Any]:
+    return CustomerIdentity.objects.filter(
+        brand_id=brand_id, kind="email", network="", value=sender
+    ).values_list(*(f"customer__{name}" for name in _CUSTOMER_FIELDS))
+
+
+# Asked whenever the batch's own writes make the prepared answer stale (a sender writing twice
+# in one batch): compiled once, as building it cost the ORM more than answering it.
+_SENDER_CUSTOMER = PreparedRead(_sender_customer_read, brand_id=int, sender=str)
 
 
 def _prepared_sender_customer(brand_id: int, sender: str) -> tuple[Customer | None] | None:

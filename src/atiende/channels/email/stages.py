@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from atiende.brands.models import Brand
@@ -24,6 +27,7 @@ from atiende.conversations.language import detect_language
 from atiende.conversations.models import Conversation, Message
 from atiende.core.actors import SystemActor, system_actor
 from atiende.core.batching import batch_memo
+from atiende.core.prepared import PreparedRead
 from atiende.customers import crn as crn_scheme
 from atiende.customers.actions import IdentityInput, add_customer_identity, create_customer
 from atiende.customers.models import Customer
@@ -144,14 +148,27 @@ def _by_headers(context: InboundContext, mail: ParsedMail) -> Conversation | Non
     prepared = batch_lookups.conversation_for_ids(context.brand.pk, ids)
     if prepared is not None:
         return prepared[0]
-    known = (
-        Message.objects.filter(brand=context.brand, channel=CHANNEL, external_id__in=ids)
+    rows = _CONVERSATION_OF_NEWEST.rows(brand_id=context.brand.pk, external_ids=ids)
+    if not rows:
+        return None
+    return Conversation.from_db(DEFAULT_DB_ALIAS, batch_lookups.CONVERSATION_FIELDS, rows[0])
+
+
+def _conversation_of_newest_read(brand_id: int, external_ids: list[str]) -> QuerySet[Any]:
+    """The conversation of the newest of the brand's email messages with these Message-IDs."""
+    return (
+        Message.objects.filter(brand_id=brand_id, channel=CHANNEL, external_id__in=external_ids)
         .exclude(external_id="")
-        .select_related("conversation")
-        .order_by("-created_at")
-        .first()
+        .order_by("-created_at", "-pk")  # (as the batch's prepared answer picks)
+        .values_list(*(f"conversation__{name}" for name in batch_lookups.CONVERSATION_FIELDS))[:1]
     )
-    return known.conversation if known is not None else None
+
+
+# Asked when a message replies to one the same batch stored (the batch's prepared answer no
+# longer holds): compiled once per number of ids, as building it cost more than answering it.
+_CONVERSATION_OF_NEWEST = PreparedRead(
+    _conversation_of_newest_read, brand_id=int, external_ids=list[str]
+)
 
 
 def _by_reference(context: InboundContext, mail: ParsedMail) -> Conversation | None:

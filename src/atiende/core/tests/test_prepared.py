@@ -64,6 +64,22 @@ def test_text_parameters(brand: Any, other_brand: Any) -> None:
     assert read.rows(slug="no-such-brand") == []
 
 
+def test_lists_of_texts(brand: Any, other_brand: Any) -> None:
+    from atiende.brands.models import Brand
+
+    read = PreparedRead(
+        lambda slugs: Brand.objects.filter(slug__in=slugs).order_by("slug").values_list("slug"),
+        slugs=list[str],
+    )
+
+    both = sorted([brand.slug, other_brand.slug])
+    assert read.rows(slugs=[brand.slug]) == [(brand.slug,)]
+    assert read.rows(slugs=[other_brand.slug, "no-such-brand", brand.slug]) == [
+        (slug,) for slug in both
+    ]
+    assert read.rows(slugs=["no-such-brand", "nor-this-one"]) == []
+
+
 def test_a_read_whose_parameter_the_orm_rewrites_is_refused(brand: Any) -> None:
     from atiende.brands.models import Brand
 
