@@ -94,6 +94,8 @@ TEMPLATES = [
 # SQLite runs in WAL mode with IMMEDIATE transactions: writers queue on the database lock at
 # BEGIN instead of failing half-way with "database is locked" when the web process and the
 # workers write at once.
+# Django's SQLite backend, remembering its statements' placeholder conversion (see its module).
+SQLITE_ENGINE = "atiende.core.sqlite"
 SQLITE_OPTIONS = {
     "transaction_mode": "IMMEDIATE",
     "timeout": 20,
@@ -133,7 +135,7 @@ if DATABASE_URL:
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            "ENGINE": SQLITE_ENGINE,
             "NAME": str(DATA_DIR / "atiende.sqlite3"),
             "OPTIONS": SQLITE_OPTIONS,
             # Tests use a file, not ":memory:", so that threads see one database in WAL mode,
@@ -141,7 +143,8 @@ else:
             "TEST": {"NAME": str(DATA_DIR / "test.sqlite3")},
         }
     }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"] in ("django.db.backends.sqlite3", SQLITE_ENGINE):
+    DATABASES["default"]["ENGINE"] = SQLITE_ENGINE
     DATABASES["default"].setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)
     # A connection per thread, kept: the web server's HTTP threads and the workers' threads are
     # long-lived (config/asgi.py), and a new SQLite connection costs the file's open, the

@@ -3,7 +3,7 @@
 import os
 
 from atiende.config.settings import *  # noqa: F403
-from atiende.config.settings import ALLOWED_HOSTS, DATABASES, HUEY, STORAGES
+from atiende.config.settings import ALLOWED_HOSTS, DATABASES, HUEY, SQLITE_ENGINE, STORAGES
 
 ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]
 # Tasks run inline; the worker process itself is exercised by the demo test.
@@ -21,7 +21,7 @@ WHITENOISE_AUTOREFRESH = True
 
 # Each test run (and each xdist worker, a process of its own) gets its own SQLite test database,
 # so two runs in one checkout never share a file.
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"] == SQLITE_ENGINE:
     _test_name = DATABASES["default"]["TEST"]["NAME"]
     DATABASES["default"]["TEST"] = {
         "NAME": _test_name.replace(".sqlite3", f"-{os.getpid()}.sqlite3")

@@ -47,7 +47,7 @@ def run_python(code: str, tmp_path, **env: str) -> str:
 
 def test_no_environment_means_sqlite_in_wal_with_immediate_transactions(tmp_path):
     config = json.loads(run_python(PROBE, tmp_path))
-    assert config["database"] == "django.db.backends.sqlite3"
+    assert config["database"] == "atiende.core.sqlite"
     assert config["sqlite_options"]["transaction_mode"] == "IMMEDIATE"
     assert "journal_mode=WAL" in config["sqlite_options"]["init_command"]
     assert config["layer"] == "channels.layers.InMemoryChannelLayer"
