@@ -15,7 +15,15 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
-from django.db import DatabaseError, connection, connections, models, router, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    connection,
+    connections,
+    models,
+    router,
+    transaction,
+)
 from django.db.models import signals
 
 from atiende.core.batching import in_batch_item
@@ -98,7 +106,7 @@ class ActionWrittenModel(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         ensure_in_action(type(self).__name__)
         if not args and _is_plain_insert(self, **kwargs) and _insert(self, kwargs.get("using")):
-            return
+            return  # (None: the ORM's save() below must do it)
         if not args and _is_plain_update(self, **kwargs) and _update(self, **kwargs):
             return
         super().save(*args, **kwargs)
@@ -128,8 +136,9 @@ class _Statement:
     fields: tuple[models.Field, ...]
 
 
-# (model, database alias) -> its statement, or None when the model needs the ORM's own save().
-_insert_statements: dict[tuple[type[models.Model], str], _Statement | None] = {}
+# (model, database alias, the unique fields of ON CONFLICT DO NOTHING) -> its statement, or None
+# when the model needs the ORM's own save().
+_insert_statements: dict[tuple[type[models.Model], str, tuple[str, ...]], _Statement | None] = {}
 
 
 def _is_plain_insert(
@@ -167,14 +176,18 @@ def _is_plain_update(
     )
 
 
-def _insert_statement(model: type[models.Model], alias: str) -> _Statement | None:
-    key = (model, alias)
+def _insert_statement(
+    model: type[models.Model], alias: str, unless_present: tuple[str, ...] = ()
+) -> _Statement | None:
+    key = (model, alias, unless_present)
     if key not in _insert_statements:
-        _insert_statements[key] = _build_insert_statement(model, alias)
+        _insert_statements[key] = _build_insert_statement(model, alias, unless_present)
     return _insert_statements[key]
 
 
-def _build_insert_statement(model: type[models.Model], alias: str) -> _Statement | None:
+def _build_insert_statement(
+    model: type[models.Model], alias: str, unless_present: tuple[str, ...]
+) -> _Statement | None:
     meta = model._meta
     if (
         meta.proxy
@@ -199,23 +212,32 @@ def _build_insert_statement(model: type[models.Model], alias: str) -> _Statement
         return None  # (a database without INSERT ... RETURNING: the ORM's way)
     columns = ", ".join(quote(str(field.column)) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
+    conflict = ""
+    if unless_present:
+        # (Both read it the same way: SQLite 3.24+ and PostgreSQL.)
+        target = ", ".join(quote(str(meta.get_field(name).column)) for name in unless_present)  # type: ignore[union-attr]
+        conflict = f" ON CONFLICT ({target}) DO NOTHING"
     return _Statement(
-        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}) {returning}",  # noqa: S608 (names, not values)
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}){conflict} {returning}",  # noqa: S608 (names, not values)
         fields,
     )
 
 
-def _insert(instance: models.Model, using: str | None) -> bool:
-    """Insert ``instance`` as ``save()`` would; False (nothing done) when it cannot."""
+def _insert(
+    instance: models.Model, using: str | None, unless_present: tuple[str, ...] = ()
+) -> bool | None:
+    """Insert ``instance`` as ``save()`` would: whether a row was inserted (with
+    ``unless_present``, none is when one with the same values of those fields exists), or None
+    (nothing done) when the ORM's ``save()`` must do it."""
     model = type(instance)
     alias = using or router.db_for_write(model, instance=instance)
-    statement = _insert_statement(model, alias)
+    statement = _insert_statement(model, alias, unless_present)
     if statement is None or any(
         # A value to be computed by the database (F(), a function...): the ORM compiles it.
         hasattr(value, "resolve_expression")
         for value in instance.__dict__.values()
     ):
-        return False
+        return None
     instance._prepare_related_fields_for_save(operation_name="save")  # type: ignore[attr-defined]
     signals.pre_save.send(
         sender=model, instance=instance, raw=False, using=alias, update_fields=None
@@ -226,13 +248,39 @@ def _insert(instance: models.Model, using: str | None) -> bool:
         values.append(field.get_db_prep_save(field.pre_save(instance, add=True), database))
     with transaction.mark_for_rollback_on_error(using=alias), database.cursor() as cursor:
         cursor.execute(statement.sql, values)
-        (pk,) = cursor.fetchone()
-    setattr(instance, model._meta.pk.attname, pk)
+        inserted = cursor.fetchone()
+    if inserted is None:
+        return False  # (ON CONFLICT DO NOTHING: the row was there)
+    setattr(instance, model._meta.pk.attname, inserted[0])
     instance._state.db = alias
     instance._state.adding = False
     signals.post_save.send(
         sender=model, instance=instance, created=True, update_fields=None, raw=False, using=alias
     )
+    return True
+
+
+def insert_unless_present(
+    instance: models.Model, unique_fields: Sequence[str], *, using: str | None = None
+) -> bool:
+    """Insert the new row ``instance`` unless a row with the same values of ``unique_fields``
+    (the fields of one of the model's unique constraints) exists: whether it was inserted.
+
+    One statement (``INSERT ... ON CONFLICT DO NOTHING``), however many writers try at once,
+    where trying the insert in a savepoint and catching the clash cost three.
+    """
+    if isinstance(instance, ActionWrittenModel):
+        ensure_in_action(type(instance).__name__)
+    if not instance._state.adding or instance.pk is not None:
+        raise ValueError("insert_unless_present() inserts new rows only")
+    inserted = _insert(instance, using, tuple(unique_fields))
+    if inserted is not None:
+        return inserted
+    try:
+        with transaction.atomic(using=using):
+            instance.save(force_insert=True, using=using)
+    except IntegrityError:
+        return False
     return True
 
 

@@ -20,7 +20,7 @@ from atiende.brands.events import record_brand_event
 from atiende.brands.models import Brand
 from atiende.conversations.events import ConversationEventType, record_conversation_event
 from atiende.conversations.models import Conversation, Message
-from atiende.core.actions import action
+from atiende.core.actions import action, insert_unless_present
 from atiende.core.prepared import PreparedRead
 from atiende.customers import crn as crn_scheme
 from atiende.customers.events import CustomerEventType, record_customer_event
@@ -72,21 +72,13 @@ def generate_crn() -> str:
 def _insert_with_fresh_crn(customer: Customer) -> None:
     """Insert ``customer`` under a CRN no other customer has, even with concurrent writers.
 
-    The unique index decides: each attempt runs in a savepoint, and a clash on ``crn`` (another
-    process took the same number first) rolls back just that attempt and draws again.
+    The unique index decides: an insert that finds the drawn CRN taken (another process took
+    the same number first) inserts nothing, and another number is drawn.
     """
     for _attempt in range(CRN_ATTEMPTS):
         customer.crn = generate_crn()
-        try:
-            with transaction.atomic():
-                customer.save(force_insert=True)
-        except IntegrityError as error:
-            if "crn" not in str(error).lower():
-                raise
-            customer.pk = None
-            customer._state.adding = True
-            continue
-        return
+        if insert_unless_present(customer, ["crn"]):
+            return
     raise RuntimeError(f"No free CRN after {CRN_ATTEMPTS} attempts; is the random source broken?")
 
 
@@ -149,8 +141,8 @@ def _check_identities_free(
 
 def _insert_identity(customer: Customer, identity: IdentityInput) -> CustomerIdentity:
     """Called only by actions, which end with the error raised here: no savepoint of its own is
-    needed to leave the transaction usable (the action's own rolls back), and a new customer
-    from a new sender paid two statements for one."""
+    needed to leave the transaction usable (the action's own rolls back, or in a batch the
+    item's), and a new customer from a new sender paid two statements for one."""
     try:
         return CustomerIdentity.objects.create(
             brand_id=customer.brand_id,

@@ -38,7 +38,7 @@ from django.utils import timezone
 from atiende.accounts.permissions import Actor, require
 from atiende.accounts.roles import Capability
 from atiende.brands.models import Brand
-from atiende.core.actions import action, update_each
+from atiende.core.actions import action, insert_unless_present, update_each
 from atiende.core.batching import batch, batch_item, batch_memo, write_at_batch_end
 from atiende.core.realtime import collect_notices
 from atiende.pipeline import chain
@@ -100,24 +100,17 @@ def receive_inbound(
     """
     require(actor, Capability.WORK_CONVERSATIONS, brand.pk)
     key = dedupe_key[:512]
+    inbound = InboundMessage(
+        brand=brand, channel=channel, source=source[:255], raw=raw, size=len(raw), dedupe_key=key
+    )
     # The unique key decides, in one statement: a second delivery (or the same message arriving
-    # twice at once, by IMAP and a webhook say) fails the insert and finds the first row.
-    try:
-        with transaction.atomic():
-            inbound = InboundMessage.objects.create(
-                brand=brand,
-                channel=channel,
-                source=source[:255],
-                raw=raw,
-                size=len(raw),
-                dedupe_key=key,
-            )
-    except IntegrityError:
+    # twice at once, by IMAP and a webhook say) inserts nothing and finds the first row.
+    if not insert_unless_present(inbound, ["brand", "channel", "dedupe_key"]):
         existing = InboundMessage.objects.filter(
             brand=brand, channel=channel, dedupe_key=key
         ).first()
         if existing is None:
-            raise
+            raise IntegrityError(f"inbound message {key!r} clashed and then was not found")
         existing.brand = brand  # the filter's brand: no need to read it again
         return Receipt(existing, created=False)
     if process:

@@ -218,3 +218,32 @@ def test_named_fields_are_updated_as_save_would_without_the_orms_compiler(
     save_named(stored, ["name"])
     assert orm_compilers["update"] == 1
     assert Customer.objects.get(pk=customer.pk).name == customer.crn
+
+
+def test_insert_unless_present_inserts_once_in_one_statement_and_the_transaction_goes_on(
+    brand, saves_seen
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from atiende.core.actions import insert_unless_present
+    from atiende.customers.models import Customer
+
+    @action
+    def insert_twice() -> tuple[bool, bool, int]:
+        first = insert_unless_present(Customer(brand=brand, crn="ABC2345", name="Una"), ["crn"])
+        second = insert_unless_present(Customer(brand=brand, crn="ABC2345", name="Otra"), ["crn"])
+        # The clash left the transaction usable (on PostgreSQL a failed INSERT would not).
+        return first, second, Customer.objects.filter(crn="ABC2345").count()
+
+    with CaptureQueriesContext(connection) as statements:
+        assert insert_twice() == (True, False, 1)
+    written = [query["sql"].split()[0] for query in statements.captured_queries]
+    assert [verb for verb in written if verb not in ("SAVEPOINT", "RELEASE")] == [
+        "INSERT",
+        "INSERT",
+        "SELECT",
+    ]
+    assert Customer.objects.get(crn="ABC2345").name == "Una"
+    # post_save only for the row inserted.
+    assert [seen for seen in saves_seen if seen[0] == "post_save"] == [("post_save", True, None)]

@@ -156,6 +156,5 @@ def test_an_item_is_one_savepoint_and_its_actions_take_none_of_their_own(brand, 
         for query in statements.captured_queries
         if query["sql"].startswith("SAVEPOINT")
     ]
-    # One per item, and one per customer for its CRN (the one place that goes on after a
-    # clash: it draws another number).
-    assert len(savepoints) == 3 + 4
+    # One per item, and none else.
+    assert len(savepoints) == 3
