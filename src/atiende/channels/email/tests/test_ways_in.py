@@ -111,3 +111,47 @@ def test_smtp_receiver_refuses_mail_for_nobody_here(smtp_receiver, support_addre
     ):
         smtp.sendmail("lucia@example.com", ["nadie@otro.test"], RAW)
     assert not InboundMessage.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        (RAW, "mid:webhook-1@example.com"),
+        # Bare LF lines; a Message-ID-like line in the body is not a header.
+        (
+            b"Subject: x\nMessage-ID: <lf@example.com>\n\nMessage-ID: <body@example.com>\n",
+            "mid:lf@example.com",
+        ),
+        (b"Subject: x\r\n\r\nMessage-ID: <body@example.com>\r\n", None),
+        # No body at all, no empty line: everything is headers.
+        (b"Subject: x\r\nMessage-ID: <only-headers@example.com>", "mid:only-headers@example.com"),
+        # A header folded over lines before the empty line.
+        (
+            b"Message-ID:\r\n <folded@example.com>\r\nSubject: y\r\n\r\nbody",
+            "mid:folded@example.com",
+        ),
+    ],
+)
+def test_the_key_of_a_mail_is_its_message_id_from_its_headers_only(raw, key):
+    import hashlib
+
+    from atiende.channels.email.intake import dedupe_key
+
+    assert dedupe_key(raw) == (key or f"sha256:{hashlib.sha256(raw).hexdigest()}")
+
+
+def test_a_large_mail_is_keyed_without_reading_its_body(monkeypatch):
+    from atiende.channels.email import intake
+
+    read: list[int] = []
+    parse = intake._HEADERS.parsebytes
+
+    def counting_parse(text: bytes) -> object:
+        read.append(len(text))
+        return parse(text)
+
+    monkeypatch.setattr(intake._HEADERS, "parsebytes", counting_parse)
+    body = b"A" * 76 + b"\r\n"
+    raw = RAW + body * 300_000  # about 23 MB
+    assert intake.dedupe_key(raw) == "mid:webhook-1@example.com"
+    assert read == [RAW.index(b"\r\n\r\n") + 4]
