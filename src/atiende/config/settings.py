@@ -91,11 +91,11 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
+# Django's SQLite backend, remembering its statements' placeholder conversion (see its module).
+SQLITE_ENGINE = "atiende.core.sqlite"
 # SQLite runs in WAL mode with IMMEDIATE transactions: writers queue on the database lock at
 # BEGIN instead of failing half-way with "database is locked" when the web process and the
 # workers write at once.
-# Django's SQLite backend, remembering its statements' placeholder conversion (see its module).
-SQLITE_ENGINE = "atiende.core.sqlite"
 SQLITE_OPTIONS = {
     "transaction_mode": "IMMEDIATE",
     "timeout": 20,

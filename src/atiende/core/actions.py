@@ -331,17 +331,16 @@ def _build_update_statement(
     model: type[models.Model], alias: str, names: frozenset[str]
 ) -> _Statement | None:
     meta = model._meta
-    if _insert_statement(model, alias) is None:
-        return None  # (the same models as for inserts)
-    fields = tuple(
+    if _insert_statement(model, alias) is None or meta.select_on_save:
+        return None  # (the same models as for inserts; select_on_save reads first)
+    writable = [
         field
         for field in meta.local_concrete_fields
-        if not field.primary_key
-        and not field.generated
-        and (field.name in names or field.attname in names)
-    )
-    if {name for field in fields for name in (field.name, field.attname)} < names:
+        if not field.primary_key and not field.generated
+    ]
+    if not names <= {name for field in writable for name in (field.name, field.attname)}:
         return None  # a name that is no such field: the ORM's save() says which
+    fields = tuple(field for field in writable if field.name in names or field.attname in names)
     quote = connections[alias].ops.quote_name
     assignments = ", ".join(f"{quote(str(field.column))} = %s" for field in fields)
     return _Statement(

@@ -164,8 +164,9 @@ def _conversation_of_newest_read(brand_id: int, external_ids: list[str]) -> Quer
     )
 
 
-# Asked when a message replies to one the same batch stored (the batch's prepared answer no
-# longer holds): compiled once per number of ids, as building it cost more than answering it.
+# Asked outside a batch, and in one when a message replies to one the same batch stored (the
+# batch's prepared answer no longer holds): compiled once per number of ids, as building it cost
+# more than answering it.
 _CONVERSATION_OF_NEWEST = PreparedRead(
     _conversation_of_newest_read, brand_id=int, external_ids=list[str]
 )
