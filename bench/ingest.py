@@ -32,6 +32,7 @@ import os
 import platform
 import pstats
 import random
+import re
 import shutil
 import sqlite3
 import statistics
@@ -419,18 +420,47 @@ def queries_per_message(
 
 
 @contextmanager
-def counting_statements() -> Iterator[list[int]]:
-    """Count the statements run on the default connection (a counter only: no CPU to speak of)."""
+def counting_statements(timed: dict[str, list[float]] | None = None) -> Iterator[list[int]]:
+    """Count the statements run on the default connection (a counter only: no CPU to speak of);
+    with ``timed``, also how many of each shape ran and the seconds they took (a shape is the
+    statement's first 70 characters, savepoint names left out)."""
     from django.db import connection
 
     counted = [0]
 
     def count(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         counted[0] += 1
-        return execute(sql, params, many, context)
+        if timed is None:
+            return execute(sql, params, many, context)
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            shape = _SAVEPOINT_NAME.sub("", " ".join(sql.split())[:70])
+            entry = timed.setdefault(shape, [0, 0.0])
+            entry[0] += 1
+            entry[1] += time.perf_counter() - started
 
     with connection.execute_wrapper(count):
         yield counted
+
+
+_SAVEPOINT_NAME = re.compile(r' "s\d+_x\d+"')
+
+
+def statement_times(timed: dict[str, list[float]], shown: int) -> list[dict[str, Any]]:
+    """The ``shown`` statement shapes that took longest in all, as run through Django's cursor
+    (SQLite's own work and the driver's; the ORM's building of them is not in it)."""
+    ranked = sorted(timed.items(), key=lambda item: -item[1][1])[:shown]
+    return [
+        {
+            "statement": shape,
+            "runs": int(runs),
+            "seconds": round(seconds, 3),
+            "us_each": round(seconds / runs * 1e6),
+        }
+        for shape, (runs, seconds) in ranked
+    ]
 
 
 def _init_command() -> str:
@@ -481,7 +511,8 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
         profiler = cProfile.Profile() if options.profile else None
         if profiler is not None:
             profiler.enable()
-        with counting_statements() as statements:
+        timed: dict[str, list[float]] | None = {} if options.statement_times else None
+        with counting_statements(timed) as statements:
             process(ids, options.batch_size, options.quiet, via_tasks=options.via_tasks)
         if profiler is not None:
             profiler.disable()
@@ -510,6 +541,9 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
             ),
             "machine": machine(options.database_url),
         }
+        if timed is not None:
+            result["statement_times"] = statement_times(timed, options.statement_times)
+            result["statement_seconds"] = round(sum(seconds for _, seconds in timed.values()), 3)
         if profiler is not None:
             buffer = io.StringIO()
             pstats.Stats(profiler, stream=buffer).sort_stats(options.profile_sort).print_stats(60)
@@ -570,6 +604,13 @@ def print_report(result: dict[str, Any]) -> None:
             "  SQL statements per message while processing the run: "
             f"{result['process_statements_per_message']}"
         )
+    if "statement_times" in result:
+        print(f"  statements while processing: {result['statement_seconds']:.2f} s in all")
+        print(f"  {'seconds':>8} {'runs':>6} {'µs each':>8}  statement")
+        for row in result["statement_times"]:
+            print(
+                f"  {row['seconds']:>8.3f} {row['runs']:>6} {row['us_each']:>8}  {row['statement']}"
+            )
 
 
 def median_of(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -619,6 +660,13 @@ def main() -> None:
     parser.add_argument("--profile-sort", default="cumulative", help="pstats order (tottime...)")
     parser.add_argument(
         "--sql-log", default="", metavar="FILE", help="write the counted statements to FILE"
+    )
+    parser.add_argument(
+        "--statement-times",
+        type=int,
+        default=0,
+        metavar="N",
+        help="time the processing's statements; show the N shapes that took longest in all",
     )
     parser.add_argument(
         "--sla", action="store_true", help="give the brand a calendar and an SLA policy first"
