@@ -141,14 +141,14 @@ def _add_message(
     author_kind: str,
     actor: Actor,
     channel: str,
-    body_text: str,
-    body_html: str,
+    body: tuple[str, str],
     attachments: Sequence[IncomingAttachment],
     external_id: str,
     created_at: datetime,
     quoted_text: str = "",
 ) -> Message:
-    text, safe_html = _body(body_text, body_html)
+    """``body``: the text and the sanitised HTML, as :func:`_body` makes them."""
+    text, safe_html = body
     if not text and not attachments:
         raise ValidationError(
             _("A message needs some text or an attachment."), code="empty_message"
@@ -326,7 +326,8 @@ def start_conversation_with_message(
     (number,) = _next_numbers(brand)
     # The first message's preview is known before either row is written: the conversation is
     # inserted with it instead of updated after the message (one statement fewer).
-    preview = preview_line(_body(body_text, body_html)[0])
+    body = _body(body_text, body_html)  # (sanitised once, for the preview and the message)
+    preview = preview_line(body[0])
     if not preview and attachments:
         preview = safe_filename(attachments[0].filename)
     conversation = Conversation.objects.create(
@@ -354,8 +355,7 @@ def start_conversation_with_message(
         author_kind=author_kind,
         actor=actor,
         channel=channel,
-        body_text=body_text,
-        body_html=body_html,
+        body=body,
         attachments=attachments,
         external_id=external_id,
         created_at=at,
@@ -437,8 +437,7 @@ def receive_customer_message(
         author_kind=AuthorKind.CUSTOMER,
         actor=actor,
         channel=channel,
-        body_text=body_text,
-        body_html=body_html,
+        body=_body(body_text, body_html),
         attachments=attachments,
         external_id=external_id,
         created_at=at,
@@ -506,8 +505,7 @@ def reply_to_conversation(
         author_kind=AuthorKind.AGENT if isinstance(actor, User) else AuthorKind.SYSTEM,
         actor=actor,
         channel=channel,
-        body_text=body_text,
-        body_html=body_html,
+        body=_body(body_text, body_html),
         attachments=attachments,
         external_id="",
         created_at=at,
@@ -597,8 +595,7 @@ def add_internal_note(
         author_kind=AuthorKind.AGENT if isinstance(actor, User) else AuthorKind.SYSTEM,
         actor=actor,
         channel="internal",
-        body_text=body_text,
-        body_html=body_html,
+        body=_body(body_text, body_html),
         attachments=attachments,
         external_id="",
         created_at=timezone.now(),

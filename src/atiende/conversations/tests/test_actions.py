@@ -513,3 +513,25 @@ def test_a_change_rereads_the_conversation_with_its_brand_locking_only_its_row(
         assert read.endswith('FOR UPDATE OF "conversations_conversation"')
     with pytest.raises(Conversation.DoesNotExist):
         actions._locked(Conversation(pk=conversation.pk + 1000))
+
+
+def test_a_new_conversations_html_is_sanitised_once_for_its_preview_and_its_message(
+    brand, customer, system, monkeypatch
+):
+    sanitised: list[str] = []
+    sanitize = actions.sanitize_html
+
+    def counting_sanitize(html: str) -> str:
+        sanitised.append(html)
+        return sanitize(html)
+
+    monkeypatch.setattr(actions, "sanitize_html", counting_sanitize)
+    html = '<p onclick="steal()">Mi pedido <b>no llega</b></p><script>alert(1)</script>'
+    conversation, message = actions.start_conversation_with_message(
+        brand=brand, customer=customer, channel="email", actor=system, body_html=html
+    )
+    assert sanitised == [html]
+    assert "script" not in message.body_html
+    assert "onclick" not in message.body_html
+    assert message.body_text == "Mi pedido no llega"
+    assert conversation.last_message_preview == "Mi pedido no llega"
