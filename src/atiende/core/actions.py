@@ -15,9 +15,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import (
     DatabaseError,
-    IntegrityError,
     connection,
     connections,
     models,
@@ -103,13 +103,31 @@ class ActionWrittenModel(models.Model):
     class Meta:
         abstract = True
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
+    def save(
+        self,
+        *args: Any,
+        force_insert: bool | tuple[Any, ...] = False,
+        force_update: bool = False,
+        using: str | None = None,
+        update_fields: Any = None,
+    ) -> None:
         ensure_in_action(type(self).__name__)
-        if not args and _is_plain_insert(self, **kwargs) and _insert(self, kwargs.get("using")):
-            return  # (None: the ORM's save() below must do it)
-        if not args and _is_plain_update(self, **kwargs) and _update(self, **kwargs):
+        # What the statements built once cover; anything else is the ORM's save() below, as
+        # is what _insert or _update turn down (a None or False from them).
+        plain = not args and not force_update and not isinstance(force_insert, tuple)
+        new = self._state.adding and self.pk is None
+        if plain and new and update_fields is None and _insert(self, using):
             return
-        super().save(*args, **kwargs)
+        named = bool(update_fields) and not isinstance(update_fields, str)
+        if plain and not new and not force_insert and named and _update(self, update_fields, using):
+            return
+        super().save(
+            *args,
+            force_insert=force_insert,
+            force_update=force_update,
+            using=using,
+            update_fields=update_fields,
+        )
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         ensure_in_action(type(self).__name__)
@@ -136,58 +154,12 @@ class _Statement:
     fields: tuple[models.Field, ...]
 
 
-# (model, database alias, the unique fields of ON CONFLICT DO NOTHING) -> its statement, or None
-# when the model needs the ORM's own save().
-_insert_statements: dict[tuple[type[models.Model], str, tuple[str, ...]], _Statement | None] = {}
-
-
-def _is_plain_insert(
-    instance: models.Model,
-    *,
-    force_insert: bool | tuple[Any, ...] = False,
-    force_update: bool = False,
-    using: str | None = None,
-    update_fields: Any = None,
-) -> bool:
-    return (
-        instance._state.adding
-        and instance.pk is None
-        and not force_update
-        and update_fields is None
-        and not isinstance(force_insert, tuple)
-    )
-
-
-def _is_plain_update(
-    instance: models.Model,
-    *,
-    force_insert: bool | tuple[Any, ...] = False,
-    force_update: bool = False,
-    using: str | None = None,
-    update_fields: Any = None,
-) -> bool:
-    return (
-        not instance._state.adding
-        and instance.pk is not None
-        and not force_insert
-        and not force_update
-        and bool(update_fields)
-        and not isinstance(update_fields, str)
-    )
-
-
+@functools.cache
 def _insert_statement(
     model: type[models.Model], alias: str, unless_present: tuple[str, ...] = ()
 ) -> _Statement | None:
-    key = (model, alias, unless_present)
-    if key not in _insert_statements:
-        _insert_statements[key] = _build_insert_statement(model, alias, unless_present)
-    return _insert_statements[key]
-
-
-def _build_insert_statement(
-    model: type[models.Model], alias: str, unless_present: tuple[str, ...]
-) -> _Statement | None:
+    """The INSERT of a new row (doing nothing if one with the same ``unless_present`` values
+    exists), or None when the model needs the ORM's own ``save()``."""
     meta = model._meta
     if (
         meta.proxy
@@ -274,14 +246,12 @@ def insert_unless_present(
     if not instance._state.adding or instance.pk is not None:
         raise ValueError("insert_unless_present() inserts new rows only")
     inserted = _insert(instance, using, tuple(unique_fields))
-    if inserted is not None:
-        return inserted
-    try:
-        with transaction.atomic(using=using):
-            instance.save(force_insert=True, using=using)
-    except IntegrityError:
-        return False
-    return True
+    if inserted is None:
+        raise TypeError(
+            f"{type(instance).__name__}: insert_unless_present() needs a model with an automatic "
+            "key and values, not expressions"
+        )
+    return inserted
 
 
 def update_each(rows: Sequence[models.Model], field_names: Sequence[str]) -> None:
@@ -295,18 +265,16 @@ def update_each(rows: Sequence[models.Model], field_names: Sequence[str]) -> Non
     model = type(rows[0])
     if issubclass(model, ActionWrittenModel):
         ensure_in_action(model.__name__)
-    fields = [model._meta.get_field(name) for name in field_names]
-    quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(str(field.column))} = %s" for field in fields)  # type: ignore[union-attr]
-    table = quote(model._meta.db_table)
-    pk = quote(str(model._meta.pk.column))
+    statement = _update_statement(model, connection.alias, frozenset(field_names))
+    if statement is None:
+        raise FieldDoesNotExist(f"{model.__name__} has no field among {sorted(field_names)}")
     with connection.cursor() as cursor:
         cursor.executemany(
-            f"UPDATE {table} SET {assignments} WHERE {pk} = %s",  # noqa: S608 (names, not values)
+            statement.sql,
             [
                 [
-                    field.get_db_prep_save(field.pre_save(row, add=False), connection)  # type: ignore[union-attr]
-                    for field in fields
+                    field.get_db_prep_save(field.pre_save(row, add=False), connection)
+                    for field in statement.fields
                 ]
                 + [row.pk]
                 for row in rows
@@ -314,32 +282,20 @@ def update_each(rows: Sequence[models.Model], field_names: Sequence[str]) -> Non
         )
 
 
-# (model, database alias, field names as given) -> the UPDATE and its fields, or None.
-_update_statements: dict[tuple[type[models.Model], str, frozenset[str]], _Statement | None] = {}
-
-
+@functools.cache
 def _update_statement(
     model: type[models.Model], alias: str, names: frozenset[str]
 ) -> _Statement | None:
-    key = (model, alias, names)
-    if key not in _update_statements:
-        _update_statements[key] = _build_update_statement(model, alias, names)
-    return _update_statements[key]
-
-
-def _build_update_statement(
-    model: type[models.Model], alias: str, names: frozenset[str]
-) -> _Statement | None:
+    """The UPDATE by primary key of the fields named (by name or attname), or None when a name
+    is no field that can be written."""
     meta = model._meta
-    if _insert_statement(model, alias) is None or meta.select_on_save:
-        return None  # (the same models as for inserts; select_on_save reads first)
     writable = [
         field
         for field in meta.local_concrete_fields
         if not field.primary_key and not field.generated
     ]
     if not names <= {name for field in writable for name in (field.name, field.attname)}:
-        return None  # a name that is no such field: the ORM's save() says which
+        return None
     fields = tuple(field for field in writable if field.name in names or field.attname in names)
     quote = connections[alias].ops.quote_name
     assignments = ", ".join(f"{quote(str(field.column))} = %s" for field in fields)
@@ -349,18 +305,22 @@ def _build_update_statement(
     )
 
 
-def _update(
-    instance: models.Model, *, update_fields: Any, using: str | None = None, **_: Any
-) -> bool:
+def _update(instance: models.Model, update_fields: Any, using: str | None) -> bool:
     """Write ``update_fields`` of a saved ``instance`` as ``save()`` would; False (nothing done)
-    when it cannot."""
+    when the ORM's ``save()`` must: the models it cannot insert either, one that reads before it
+    saves (``select_on_save``), a name that is no field (``save()`` says which), an expression."""
     model = type(instance)
     names = frozenset(update_fields)
     alias = using or router.db_for_write(model, instance=instance)
     statement = _update_statement(model, alias, names)
-    if statement is None or any(
-        hasattr(getattr(instance, field.attname), "resolve_expression")
-        for field in statement.fields
+    if (
+        statement is None
+        or _insert_statement(model, alias) is None
+        or model._meta.select_on_save
+        or any(
+            hasattr(getattr(instance, field.attname), "resolve_expression")
+            for field in statement.fields
+        )
     ):
         return False
     instance._prepare_related_fields_for_save(operation_name="save", fields=statement.fields)  # type: ignore[attr-defined]

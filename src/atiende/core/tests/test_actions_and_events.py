@@ -226,6 +226,7 @@ def test_insert_unless_present_inserts_once_in_one_statement_and_the_transaction
     brand, saves_seen
 ):
     from django.db import connection
+    from django.db.models.functions import Upper
     from django.test.utils import CaptureQueriesContext
 
     from atiende.core.actions import insert_unless_present
@@ -249,3 +250,13 @@ def test_insert_unless_present_inserts_once_in_one_statement_and_the_transaction
     assert Customer.objects.get(crn="ABC2345").name == "Una"
     # post_save only for the row inserted.
     assert [seen for seen in saves_seen if seen[0] == "post_save"] == [("post_save", True, None)]
+
+    # A value the database would compute: refused, not tried some other way.
+    @action
+    def insert_computed() -> bool:
+        return insert_unless_present(
+            Customer(brand=brand, crn="XYZ2345", name=Upper("crn")), ["crn"]
+        )
+
+    with pytest.raises(TypeError, match="not expressions"):
+        insert_computed()
