@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import binascii
 import codecs
-import email
 import functools
 import re
 from collections.abc import Mapping
@@ -30,6 +29,7 @@ from types import MappingProxyType
 from typing import Any
 
 from atiende.channels.email import automation
+from atiende.channels.email.mime_parser import message_from_bytes
 from atiende.channels.email.quotes import html_to_text, split_html_reply, split_quoted
 
 __all__ = [
@@ -479,7 +479,7 @@ def _quote_boundaries(raw: bytes, defects: list[str]) -> bytes:
 def _read(raw: bytes, max_parts: int, defects: list[str]) -> Message:
     raw = _quote_boundaries(_limit_structure(raw, max_parts, defects), defects)
     try:
-        message = email.message_from_bytes(raw, policy=_POLICY)
+        message = message_from_bytes(raw, _POLICY)
     except RecursionError:
         defects.append("MIME structure nested too deeply; body not read")
         message = BytesParser(policy=_POLICY).parsebytes(raw, headersonly=True)
@@ -490,7 +490,7 @@ def _read(raw: bytes, max_parts: int, defects: list[str]) -> Message:
     ):
         repaired = _repair_header_block(raw)
         if repaired is not None:
-            candidate = email.message_from_bytes(repaired, policy=_POLICY)
+            candidate = message_from_bytes(repaired, _POLICY)
             if len(candidate.keys()) > len(message.keys()):
                 defects.append(
                     "broken header block repaired (stray lines before or inside the headers)"
