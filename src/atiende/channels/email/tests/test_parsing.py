@@ -747,8 +747,10 @@ def test_a_content_type_reads_the_same_as_policy_default_reads_it(value: str) ->
 
 
 _ATOMS = st.text(alphabet="abcXYZ019!#$&^_.+-", min_size=1, max_size=8)
-_QUOTED = st.text(alphabet=" !#$%&()*+,-./09:;<=>?@AZ[]^_`az{|}~", max_size=12).map(
-    lambda text: f'"{text}"'
+_QUOTED = (
+    st.text(alphabet=" !#$%&()*+,-./09:;<=>?@AZ[]^_`az{|}~", max_size=12)
+    .filter(lambda text: "=?" not in text)  # an encoded word: policy.default's reader's
+    .map(lambda text: f'"{text}"')
 )
 
 
@@ -756,7 +758,8 @@ _QUOTED = st.text(alphabet=" !#$%&()*+,-./09:;<=>?@AZ[]^_`az{|}~", max_size=12).
 @given(
     kind=st.tuples(_ATOMS, _ATOMS),
     params=st.lists(
-        st.tuples(_ATOMS, st.one_of(_ATOMS, _QUOTED), st.sampled_from(["", " ", "\t"]))
+        st.tuples(_ATOMS, st.one_of(_ATOMS, _QUOTED), st.sampled_from(["", " ", "\t"])),
+        max_size=20,
     ),
 )
 def test_any_plain_content_type_reads_the_same_as_policy_default_reads_it(
