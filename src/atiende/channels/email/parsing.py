@@ -239,6 +239,14 @@ _SINGLE_MAILBOX = re.compile(
     r"[ \t]*+(?:([A-Za-z0-9][A-Za-z0-9 .'_-]{0,100}+)?<([\w.+'-]++@[\w-]++(?:\.[\w-]++)++)>"
     r"|([\w.+'-]++@[\w-]++(?:\.[\w-]++)++))[ \t]*+"
 )
+# The same with a name holding encoded words ("Ana =?utf-8?q?P=C3=A9rez?= <ana@example.com>"),
+# each between spaces or at an end of the name, and the header possibly folded: the name is
+# decoded by decode_header_value, as the compat32 path decodes it.
+_ENCODED_MAILBOX = re.compile(
+    r"\s*+((?:[A-Za-z0-9.'_-]++|=\?[A-Za-z0-9_-]{1,40}\?[QqBb]\?[!->@-~]{0,300}?\?=)"
+    r"(?:\s++(?:[A-Za-z0-9.'_-]++|=\?[A-Za-z0-9_-]{1,40}\?[QqBb]\?[!->@-~]{0,300}?\?=)){0,40})"
+    r"\s*+<([\w.+'-]++@[\w-]++(?:\.[\w-]++)++)>\s*+"
+)
 _SIMPLE_ADDRESSES = re.compile(r"[A-Za-z0-9 \t\r\n.,@<>_+'&!#$%*/^`{|}~-]*")
 _INVALID_IN_ADDRESS = re.compile(r"[\s<>()\[\]\\,;:\"]")
 _HEADER_LINE = re.compile(rb"^[!-9;-~]+[ \t]*:")
@@ -1041,6 +1049,9 @@ class _Headers:
         single = _SINGLE_MAILBOX.fullmatch(raw)
         if single is not None:
             return [((single.group(1) or "").strip(), single.group(2) or single.group(3))]
+        encoded = _ENCODED_MAILBOX.fullmatch(raw) if "=?" in raw else None
+        if encoded is not None:
+            return [(decode_header_value(encoded.group(1), self.hint), encoded.group(2))]
         if len(raw) > _LONG_HEADER or _SIMPLE_ADDRESSES.fullmatch(raw):
             return getaddresses([raw])
         try:

@@ -775,3 +775,34 @@ def test_any_plain_content_type_reads_the_same_as_policy_default_reads_it(
         parsing._params(theirs, "content-type")
     )
     assert isinstance(ours["content-type"], parsing._PlainContentType)
+
+
+@pytest.mark.parametrize(
+    ("header", "name"),
+    [
+        (
+            "Buenaventura =?utf-8?q?Alc=C3=A1ntara?= Borrell\n <b.alcantara@example.com>",
+            "Buenaventura Alcántara Borrell",
+        ),
+        ("=?utf-8?b?Sm9zw6kgUMOpcmV6?= <b.alcantara@example.com>", "José Pérez"),
+        # Adjacent encoded words join without the space between them (RFC 2047).
+        ("=?utf-8?q?Jos=C3=A9?= =?utf-8?q?_P=C3=A9rez?= <b.alcantara@example.com>", "José Pérez"),
+        ("=?iso-8859-1?q?Mu=F1oz?= <b.alcantara@example.com>", "Muñoz"),
+    ],
+)
+def test_a_name_of_encoded_words_is_read_without_policy_default(
+    header: str, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read_by_policy: list[str] = []
+    policy_header = parsing._policy_header
+
+    def spy(header_name: str, value: str) -> object:
+        read_by_policy.append(header_name)
+        return policy_header(header_name, value)
+
+    monkeypatch.setattr(parsing, "_policy_header", spy)
+
+    mail = parse_mail(_mail(headers=HEADERS.replace("Carmen Cliente <carmen@example.com>", header)))
+
+    assert mail.sender == Address(name, "b.alcantara@example.com")
+    assert "From" not in read_by_policy
