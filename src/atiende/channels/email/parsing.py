@@ -242,9 +242,9 @@ _SINGLE_MAILBOX = re.compile(
 # The same with a name holding encoded words ("Ana =?utf-8?q?P=C3=A9rez?= <ana@example.com>"),
 # each between spaces or at an end of the name, and the header possibly folded: the name is
 # decoded by decode_header_value, as the compat32 path decodes it.
-_ENCODED_MAILBOX = re.compile(
-    r"\s*+((?:[A-Za-z0-9.'_-]++|=\?[A-Za-z0-9_-]{1,40}\?[QqBb]\?[!->@-~]{0,300}?\?=)"
-    r"(?:\s++(?:[A-Za-z0-9.'_-]++|=\?[A-Za-z0-9_-]{1,40}\?[QqBb]\?[!->@-~]{0,300}?\?=)){0,40})"
+_NAME_WORD = r"(?>[A-Za-z0-9.'_-]++|=\?[A-Za-z0-9_-]{1,40}\?[QqBb]\?[!->@-~]{0,300}?\?=)"
+_ENCODED_MAILBOX = re.compile(  # atomic words, possessive repeats: linear on any text
+    rf"\s*+({_NAME_WORD}(?:\s++{_NAME_WORD}){{0,40}}+)"
     r"\s*+<([\w.+'-]++@[\w-]++(?:\.[\w-]++)++)>\s*+"
 )
 _SIMPLE_ADDRESSES = re.compile(r"[A-Za-z0-9 \t\r\n.,@<>_+'&!#$%*/^`{|}~-]*")
