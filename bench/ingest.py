@@ -45,6 +45,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,10 @@ class Sender:
     sent: list[tuple[str, str]] = field(default_factory=list)  # (message id, subject)
 
 
+# Faker draws a date up to "now" by default: a fixed end keeps the quoted lines the same every day.
+QUOTED_DATES_END = datetime(2026, 1, 1, tzinfo=UTC)
+
+
 def generate(count: int, seed: int = SEED) -> list[bytes]:
     """``count`` realistic support mails, the same for the same seed.
 
@@ -146,6 +151,9 @@ def generate(count: int, seed: int = SEED) -> list[bytes]:
         local = "".join(ch for ch in name.lower() if ch.isascii() and ch.isalpha())[:20]
         senders.append(Sender(name, f"{local}.{index}@{faker.free_email_domain()}", language))
     start = 1_767_225_600  # 2026-01-01, so that Date headers are stable
+    # The email package draws each multipart's boundary from the random module: seeded, so that
+    # the same seed gives the same bytes.
+    random.seed(seed)
     mails = []
     for number in range(count):
         sender = rng.choice(senders)
@@ -187,7 +195,9 @@ def _mail(
         message["References"] = previous_id
         lines += [
             "",
-            f"El {faker.date()}, {sender.name} escribió:" if spanish else "On a past day wrote:",
+            f"El {faker.date(end_datetime=QUOTED_DATES_END)}, {sender.name} escribió:"
+            if spanish
+            else "On a past day wrote:",
         ]
         lines += ["> " + line for line in lines[2:5]]
     text = "\n".join(lines) + "\n"
