@@ -713,7 +713,7 @@ def main() -> None:
         type=int,
         default=0,
         metavar="PASSES",
-        help="only parse the same mails, PASSES times over in this process (no database)",
+        help="only time parse_mail, PASSES times over mails like a run's, fresh each pass (no database)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
