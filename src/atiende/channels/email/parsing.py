@@ -20,8 +20,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.generator import BytesGenerator
 from email.message import Message
-from email.parser import BytesParser
-from email.policy import Compat32, EmailPolicy, default
+from email.parser import BytesHeaderParser, BytesParser
+from email.policy import Compat32, EmailPolicy, compat32, default
 from email.utils import collapse_rfc2231_value, getaddresses, parsedate_to_datetime
 from html import escape
 from io import BytesIO
@@ -43,6 +43,7 @@ __all__ = [
     "html_to_text",
     "normalize_message_id",
     "parse_mail",
+    "read_headers",
 ]
 
 
@@ -504,6 +505,25 @@ def _limit_structure(raw: bytes, max_parts: int, defects: list[str]) -> bytes:
         return raw
     defects.append(f"stopped after {max_parts} parts")
     return raw[:cut]
+
+
+_HEADER_PARSER = BytesHeaderParser(policy=compat32)
+
+
+def read_headers(raw: bytes) -> Message:
+    """The headers of ``raw`` as compat32 reads them, its body not read at all: what storing and
+    routing a message need (its Message-ID, its recipients) before anything is parsed.
+
+    The standard library's header parser reads (decodes, splits into lines) everything it is
+    given, though it keeps only the headers: for a message with a 25 MB attachment, all of it.
+    It is given the bytes up to the first empty line in either usual form; one in a rarer form
+    (a bare CR) lies further on, and the parser stops at it anyway.
+    """
+    ends = [end for end in (raw.find(b"\n\n"), raw.find(b"\r\n\r\n")) if end >= 0]
+    if ends:
+        end = min(ends)
+        raw = raw[: end + (2 if raw[end] == 0x0A else 4)]
+    return _HEADER_PARSER.parsebytes(raw)
 
 
 def _quote_boundaries(raw: bytes, defects: list[str]) -> bytes:

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 from email.utils import getaddresses
 
 from django.db.models.functions import Lower
 
 from atiende.brands.models import Brand
 from atiende.channels.email.models import EmailAddress
+from atiende.channels.email.parsing import read_headers
 
-_HEADERS = BytesHeaderParser(policy=compat32)
 _RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "To", "Cc")
 
 
 def recipients(raw: bytes) -> list[str]:
     """Recipient addresses in the order that best names the mailbox, plus-parts removed."""
-    headers = _HEADERS.parsebytes(raw)
+    headers = read_headers(raw)
     found: list[str] = []
     for name in _RECIPIENT_HEADERS:
         for _display, address in getaddresses([str(value) for value in headers.get_all(name, [])]):

@@ -140,18 +140,19 @@ def test_the_key_of_a_mail_is_its_message_id_from_its_headers_only(raw, key):
     assert dedupe_key(raw) == (key or f"sha256:{hashlib.sha256(raw).hexdigest()}")
 
 
-def test_a_large_mail_is_keyed_without_reading_its_body(monkeypatch):
-    from atiende.channels.email import intake
+def test_a_large_mail_is_keyed_and_routed_without_reading_its_body(monkeypatch):
+    from atiende.channels.email import intake, parsing, routing
 
     read: list[int] = []
-    parse = intake._HEADERS.parsebytes
+    parse = parsing._HEADER_PARSER.parsebytes
 
     def counting_parse(text: bytes) -> object:
         read.append(len(text))
         return parse(text)
 
-    monkeypatch.setattr(intake._HEADERS, "parsebytes", counting_parse)
+    monkeypatch.setattr(parsing._HEADER_PARSER, "parsebytes", counting_parse)
     body = b"A" * 76 + b"\r\n"
     raw = RAW + body * 300_000  # about 23 MB
     assert intake.dedupe_key(raw) == "mid:webhook-1@example.com"
-    assert read == [RAW.index(b"\r\n\r\n") + 4]
+    assert routing.recipients(raw) == ["soporte@tiendasol.test"]
+    assert read == [RAW.index(b"\r\n\r\n") + 4] * 2
