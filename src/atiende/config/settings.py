@@ -98,7 +98,8 @@ SQLITE_ENGINE = "atiende.core.sqlite"
 # workers write at once. synchronous=FULL syncs the log at every commit, as PostgreSQL does by
 # default: a message is acknowledged (SMTP 250, a webhook's 2xx, an IMAP mail marked fetched)
 # once stored, so its commit must survive a power cut, not only a crash of the process
-# (NORMAL's promise). It costs one fsync per commit (about 0.3 ms here, bench/README.md).
+# (NORMAL's promise). It costs one fsync per commit (about 0.3 ms a stored message on the bench
+# machine, bench/README.md).
 SQLITE_OPTIONS = {
     "transaction_mode": "IMMEDIATE",
     "timeout": 20,

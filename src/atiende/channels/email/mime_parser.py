@@ -2,8 +2,8 @@
 
 ``email.feedparser`` compiles, for every multipart message it reads, a regular expression that
 finds the lines holding that message's boundary. Boundaries are unique per message, so the ``re``
-module's cache never helps, and compiling one costs about 0.2 ms: a twentieth of processing an
-ordinary inbound mail (bench/README.md).
+module's cache never helps: the compiles were a twentieth of processing inbound mail
+(bench/README.md).
 
 :func:`message_from_bytes` runs the standard library's own parser, code and all, with one thing
 changed: its ``_parsegen`` is given a stand-in for the ``re`` module whose ``compile`` recognises
