@@ -331,17 +331,29 @@ def store(
     quiet: bool,
     *,
     queue_tasks: bool = False,
+    together: int = 1,
 ) -> list[int]:
-    """Each message committed on its own, as it arrives; ``queue_tasks``: with its worker task."""
-    from atiende.channels.email.intake import receive_email
+    """Each message committed on its own, as it arrives (SMTP, the webhook); ``together`` > 1:
+    that many committed together (``receive_emails``, as import-mail stores what it reads).
+    ``queue_tasks``: with their worker tasks."""
+    from atiende.channels.email import intake
 
     ids = []
     bar = progress(total, "store", quiet)
-    for source, raw in mails:
-        receipt = receive_email(brand=brand, raw=raw, source=source, process=queue_tasks)
-        if receipt.created:
-            ids.append(receipt.inbound.pk)
-        bar.update(1)
+    pending = list(mails)
+    for start in range(0, len(pending), max(1, together)):
+        group = pending[start : start + max(1, together)]
+        if together > 1:
+            receipts = intake.receive_emails(
+                [(brand, raw, source) for source, raw in group], process=queue_tasks
+            )
+        else:
+            receipts = [
+                intake.receive_email(brand=brand, raw=raw, source=source, process=queue_tasks)
+                for source, raw in group
+            ]
+        ids.extend(receipt.inbound.pk for receipt in receipts if receipt.created)
+        bar.update(len(group))
     bar.close()
     return ids
 
@@ -407,7 +419,12 @@ def outcome_counts(ids: list[int]) -> dict[str, int]:
 
 
 def queries_per_message(
-    brand: Any, mails: list[tuple[str, bytes]], batch_size: int, sql_log: str = ""
+    brand: Any,
+    mails: list[tuple[str, bytes]],
+    batch_size: int,
+    sql_log: str = "",
+    *,
+    together: int = 1,
 ) -> dict[str, float]:
     """Store and process a few more messages while counting SQL statements (written to
     ``sql_log`` when given, to see which statements a message costs)."""
@@ -415,7 +432,7 @@ def queries_per_message(
     from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as stored:
-        ids = store(brand, mails, len(mails), quiet=True)
+        ids = store(brand, mails, len(mails), quiet=True, together=together)
     with CaptureQueriesContext(connection) as processed:
         process(ids, batch_size, quiet=True)
     if sql_log:
@@ -516,7 +533,14 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
         # Wall time, and this process's CPU time: on a shared machine the CPU time is the
         # steadier figure (for SQLite it is all of the work; PostgreSQL's server is not in it).
         started, cpu_started = time.perf_counter(), time.process_time()
-        ids = store(brand, mails, len(mails), options.quiet, queue_tasks=options.via_tasks)
+        ids = store(
+            brand,
+            mails,
+            len(mails),
+            options.quiet,
+            queue_tasks=options.via_tasks,
+            together=options.store_together,
+        )
         stored_at, cpu_stored_at = time.perf_counter(), time.process_time()
         profiler = cProfile.Profile() if options.profile else None
         if profiler is not None:
@@ -534,6 +558,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
             "messages": len(mails),
             "stored": len(ids),
             "batch_size": 0 if options.via_tasks else options.batch_size,
+            "store_together": options.store_together,
             "path": "tasks"
             if options.via_tasks
             else ("batch" if options.batch_size > 1 else "per-message"),
@@ -547,7 +572,11 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
             # sample, whose senders and threads mostly begin within it).
             "process_statements_per_message": round(statements[0] / max(1, len(ids)), 2),
             "queries_per_message": queries_per_message(
-                brand, extra, 1 if options.via_tasks else options.batch_size, options.sql_log
+                brand,
+                extra,
+                1 if options.via_tasks else options.batch_size,
+                options.sql_log,
+                together=options.store_together,
             ),
             "machine": machine(options.database_url),
         }
@@ -589,7 +618,12 @@ def print_report(result: dict[str, Any]) -> None:
     )
     print(
         f"{result['messages']} messages ({result['stored']} stored, the rest duplicates), "
-        f"{result['path']} path, batch size {result['batch_size']}"
+        f"{result['path']} path, batch size {result['batch_size']}, "
+        + (
+            f"stored {result['store_together']} per commit"
+            if result.get("store_together", 1) > 1
+            else "each stored on its own"
+        )
     )
     for phase in ("store", "process", "end_to_end"):
         figures = result[phase]
@@ -681,6 +715,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smoke run of 200 messages")
     parser.add_argument("--database-url", default="", help="PostgreSQL URL (default SQLite)")
     parser.add_argument("--batch-size", type=int, default=100, help="rows per worker batch")
+    parser.add_argument(
+        "--store-together",
+        type=int,
+        default=1,
+        metavar="N",
+        help="store N messages per commit, as import-mail does (default 1: each on its own, "
+        "as SMTP and the webhook)",
+    )
     parser.add_argument(
         "--via-tasks",
         action="store_true",

@@ -254,6 +254,108 @@ def insert_unless_present(
     return inserted
 
 
+def insert_each_unless_present(
+    instances: Sequence[models.Model], unique_fields: Sequence[str], *, using: str | None = None
+) -> list[bool]:
+    """:func:`insert_unless_present` for many new rows of one model: whether each was inserted.
+
+    One multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` per chunk (as many rows as the
+    database takes parameters for), where a statement per row cost a round trip each. Of several
+    ``instances`` with the same ``unique_fields`` values only the first is inserted. The
+    ``unique_fields`` are compared as the database returns them (ids, text: what unique keys of
+    new rows hold here).
+    """
+    if not instances:
+        return []
+    model = type(instances[0])
+    if any(type(instance) is not model for instance in instances):
+        raise TypeError("insert_each_unless_present() inserts rows of one model")
+    if issubclass(model, ActionWrittenModel):
+        ensure_in_action(model.__name__)
+    if any(not instance._state.adding or instance.pk is not None for instance in instances):
+        raise ValueError("insert_each_unless_present() inserts new rows only")
+    key = tuple(unique_fields)
+    if not key:
+        raise ValueError("insert_each_unless_present() needs the fields of a unique constraint")
+    alias = using or router.db_for_write(model, instance=instances[0])
+    statement = _insert_statement(model, alias, key)
+    if statement is None or any(
+        hasattr(value, "resolve_expression")
+        for instance in instances
+        for value in instance.__dict__.values()
+    ):
+        raise TypeError(
+            f"{model.__name__}: insert_each_unless_present() needs a model with an automatic "
+            "key and values, not expressions"
+        )
+    database = connections[alias]
+    key_fields = [model._meta.get_field(name) for name in key]
+    positions = [statement.fields.index(field) for field in key_fields]
+    rows = []
+    for instance in instances:
+        instance._prepare_related_fields_for_save(operation_name="save")  # type: ignore[attr-defined]
+        signals.pre_save.send(
+            sender=model, instance=instance, raw=False, using=alias, update_fields=None
+        )
+        rows.append(
+            [
+                field.get_db_prep_save(field.pre_save(instance, add=True), database)
+                for field in statement.fields
+            ]
+        )
+    size = max(1, database.ops.bulk_batch_size(list(statement.fields), instances))
+    inserted_ids: dict[tuple[Any, ...], Any] = {}
+    with transaction.mark_for_rollback_on_error(using=alias), database.cursor() as cursor:
+        for start in range(0, len(rows), size):
+            chunk = rows[start : start + size]
+            cursor.execute(
+                _rows_statement(model, alias, key, len(chunk)),
+                [value for row in chunk for value in row],
+            )
+            # (RETURNING's rows come in no promised order: matched by their key.)
+            for pk, *values in cursor.fetchall():
+                inserted_ids[tuple(values)] = pk
+    results = []
+    for instance, row in zip(instances, rows, strict=True):
+        pk = inserted_ids.pop(tuple(row[position] for position in positions), None)
+        results.append(pk is not None)
+        if pk is None:
+            continue  # (there already, or a row before it in ``instances`` had its key)
+        setattr(instance, model._meta.pk.attname, pk)
+        instance._state.db = alias
+        instance._state.adding = False
+        signals.post_save.send(
+            sender=model,
+            instance=instance,
+            created=True,
+            update_fields=None,
+            raw=False,
+            using=alias,
+        )
+    return results
+
+
+@functools.cache
+def _rows_statement(
+    model: type[models.Model], alias: str, unless_present: tuple[str, ...], count: int
+) -> str:
+    """``_insert_statement``'s INSERT for ``count`` rows, returning each new row's key with its
+    ``unless_present`` values."""
+    statement = _insert_statement(model, alias, unless_present)
+    assert statement is not None  # (the caller checked)
+    meta = model._meta
+    quote = connections[alias].ops.quote_name
+    columns = ", ".join(quote(str(field.column)) for field in statement.fields)
+    row = "(" + ", ".join(["%s"] * len(statement.fields)) + ")"
+    key = [meta.get_field(name) for name in unless_present]
+    target = ", ".join(quote(str(field.column)) for field in key)  # type: ignore[union-attr]
+    returned = ", ".join(quote(str(field.column)) for field in [meta.pk, *key])  # type: ignore[union-attr]
+    return (
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join([row] * count)}"  # noqa: S608 (names, not values)
+        f" ON CONFLICT ({target}) DO NOTHING RETURNING {returned}"
+    )
+
+
 def update_each(rows: Sequence[models.Model], field_names: Sequence[str]) -> None:
     """Write the named fields of every row as it stands in memory: one UPDATE statement run for
     all of them (``executemany``), where a ``save()`` per row, or ``bulk_update``'s CASE per field

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -38,7 +38,7 @@ from django.utils import timezone
 from atiende.accounts.permissions import Actor, require
 from atiende.accounts.roles import Capability
 from atiende.brands.models import Brand
-from atiende.core.actions import action, insert_unless_present, update_each
+from atiende.core.actions import action, insert_each_unless_present, update_each
 from atiende.core.batching import batch, batch_item, batch_memo, write_at_batch_end
 from atiende.core.realtime import collect_notices
 from atiende.pipeline import chain
@@ -83,6 +83,18 @@ def _schedule(inbound_id: int) -> None:
     process_inbound_task(inbound_id)
 
 
+@dataclass(frozen=True)
+class Arrival:
+    """A message as it arrived on a channel, to be stored."""
+
+    brand: Brand
+    channel: str
+    raw: bytes
+    # The channel's id for the message (see InboundMessage.dedupe_key).
+    dedupe_key: str
+    source: str = ""
+
+
 @action
 def receive_inbound(
     *,
@@ -98,25 +110,75 @@ def receive_inbound(
 
     ``process=False`` leaves queuing to the caller (a bulk import processes in-line).
     """
-    require(actor, Capability.WORK_CONVERSATIONS, brand.pk)
-    key = dedupe_key[:512]
-    inbound = InboundMessage(
-        brand=brand, channel=channel, source=source[:255], raw=raw, size=len(raw), dedupe_key=key
-    )
+    arrival = Arrival(brand=brand, channel=channel, raw=raw, dedupe_key=dedupe_key, source=source)
+    return receive_inbound_many(arrivals=[arrival], actor=actor, process=process)[0]
+
+
+@action
+def receive_inbound_many(
+    *, arrivals: Sequence[Arrival], actor: Actor, process: bool = True
+) -> list[Receipt]:
+    """Store many messages, each once, in one transaction: a receipt for each, in order.
+
+    For a caller holding several at once (an IMAP fetch, an archive being imported): one commit,
+    and on SQLite one sync to disk, for all of them, where one each cost more than the rest of
+    storing. Every message is still committed before anything processes it. ``process``: queue
+    the new ones for the chain, in batches, after commit.
+    """
+    for brand_id in sorted({arrival.brand.pk for arrival in arrivals}):
+        require(actor, Capability.WORK_CONVERSATIONS, brand_id)
+    rows = [
+        InboundMessage(
+            brand=arrival.brand,
+            channel=arrival.channel,
+            source=arrival.source[:255],
+            raw=arrival.raw,
+            size=len(arrival.raw),
+            dedupe_key=arrival.dedupe_key[:512],
+        )
+        for arrival in arrivals
+    ]
     # The unique key decides, in one statement: a second delivery (or the same message arriving
     # twice at once, by IMAP and a webhook say) inserts nothing and finds the first row.
-    if not insert_unless_present(inbound, ["brand", "channel", "dedupe_key"]):
-        existing = InboundMessage.objects.filter(
-            brand=brand, channel=channel, dedupe_key=key
-        ).first()
-        if existing is None:
-            raise IntegrityError(f"inbound message {key!r} clashed and then was not found")
-        existing.brand = brand  # the filter's brand: no need to read it again
-        return Receipt(existing, created=False)
-    if process:
-        inbound_id = inbound.pk
+    inserted = insert_each_unless_present(rows, ["brand", "channel", "dedupe_key"])
+    existing = _stored_before([row for row, new in zip(rows, inserted, strict=True) if not new])
+    receipts = []
+    for row, new in zip(rows, inserted, strict=True):
+        if new:
+            receipts.append(Receipt(row, created=True))
+            continue
+        first = existing.get((row.brand_id, row.channel, row.dedupe_key))
+        if first is None:
+            raise IntegrityError(
+                f"inbound message {row.dedupe_key!r} clashed and then was not found"
+            )
+        receipts.append(Receipt(first, created=False))
+    created = [receipt.inbound.pk for receipt in receipts if receipt.created]
+    if process and len(created) == 1:
+        # One message delivered on its own (SMTP, the webhook): its task takes the others
+        # waiting along (process_inbound_and_waiting), so a burst is processed in batches.
+        inbound_id = created[0]
         transaction.on_commit(lambda: _schedule(inbound_id))
-    return Receipt(inbound, created=True)
+    elif process:
+        queue_inbound_batch(created)
+    return receipts
+
+
+def _stored_before(rows: list[InboundMessage]) -> dict[tuple[int, str, str], InboundMessage]:
+    """The stored rows with the keys of ``rows`` (one query per brand and channel)."""
+    keys: dict[tuple[int, str], set[str]] = {}
+    brands: dict[int, Brand] = {}
+    for row in rows:
+        keys.setdefault((row.brand_id, row.channel), set()).add(row.dedupe_key)
+        brands[row.brand_id] = row.brand
+    found = {}
+    for (brand_id, channel), dedupe_keys in keys.items():
+        for stored in InboundMessage.objects.filter(
+            brand_id=brand_id, channel=channel, dedupe_key__in=sorted(dedupe_keys)
+        ):
+            stored.brand = brands[brand_id]  # the caller's brand: no need to read it again
+            found[(brand_id, channel, stored.dedupe_key)] = stored
+    return found
 
 
 def stages_for(brand: Brand, channel: str) -> list[chain.Stage]:

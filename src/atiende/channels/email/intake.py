@@ -1,7 +1,7 @@
 """Every way mail comes in ends here: the raw bytes are stored, once, then processed.
 
 IMAP polling, the SMTP receiver, the raw-MIME webhook and ``atiende import-mail`` all call
-:func:`receive_email`; none of them parses or writes anything else before the bytes are committed.
+:func:`receive_email` (or, holding several at once, :func:`receive_emails`); none of them parses or writes anything else before the bytes are committed.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import hashlib
 from atiende.brands.models import Brand
 from atiende.channels.email.parsing import normalize_message_id, read_headers
 from atiende.core.actors import system_actor
-from atiende.pipeline.actions import Receipt, receive_inbound
+from atiende.pipeline.actions import Arrival, Receipt, receive_inbound, receive_inbound_many
 
 
 def dedupe_key(raw: bytes) -> str:
@@ -39,6 +39,20 @@ def receive_email(*, brand: Brand, raw: bytes, source: str, process: bool = True
         raw=raw,
         dedupe_key=dedupe_key(raw),
         source=source,
+        actor=system_actor("channel:email"),
+        process=process,
+    )
+
+
+def receive_emails(mails: list[tuple[Brand, bytes, str]], *, process: bool = True) -> list[Receipt]:
+    """Store several mails (brand, raw bytes, source) in one transaction: a receipt for each."""
+    return receive_inbound_many(
+        arrivals=[
+            Arrival(
+                brand=brand, channel="email", raw=raw, dedupe_key=dedupe_key(raw), source=source
+            )
+            for brand, raw, source in mails
+        ],
         actor=system_actor("channel:email"),
         process=process,
     )

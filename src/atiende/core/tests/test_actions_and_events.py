@@ -260,3 +260,60 @@ def test_insert_unless_present_inserts_once_in_one_statement_and_the_transaction
 
     with pytest.raises(TypeError, match="not expressions"):
         insert_computed()
+
+
+def test_insert_each_unless_present_inserts_many_rows_in_one_statement(brand, saves_seen):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from atiende.core.actions import insert_each_unless_present, insert_unless_present
+    from atiende.customers.models import Customer
+
+    @action
+    def insert_many(crns: list[str]) -> tuple[list[bool], list[Customer]]:
+        rows = [Customer(brand=brand, crn=crn, name=f"n{index}") for index, crn in enumerate(crns)]
+        return insert_each_unless_present(rows, ["crn"]), rows
+
+    @action
+    def insert_one_first() -> None:
+        insert_unless_present(Customer(brand=brand, crn="OLD2345", name="before"), ["crn"])
+
+    insert_one_first()
+    saves_seen.clear()
+    # A row already there, a key twice in the batch, and enough rows for several chunks on
+    # SQLite (999 parameters a statement).
+    crns = ["NEW0001", "OLD2345", "NEW0001", *(f"B{index:06d}" for index in range(150))]
+    with CaptureQueriesContext(connection) as statements:
+        inserted, rows = insert_many(crns)
+    assert inserted == [True, False, False, *([True] * 150)]
+    verbs = [query["sql"].split()[0] for query in statements.captured_queries]
+    chunks = [verb for verb in verbs if verb == "INSERT"]
+    per_statement = connection.ops.bulk_batch_size(
+        [field for field in Customer._meta.concrete_fields if not field.primary_key], rows
+    )
+    assert len(chunks) == -(-len(crns) // per_statement)
+    assert [verb for verb in verbs if verb not in ("SAVEPOINT", "RELEASE", "INSERT")] == []
+    # Each inserted instance holds its own row's key; the others are still unsaved.
+    for row, new in zip(rows, inserted, strict=True):
+        if new:
+            assert Customer.objects.get(pk=row.pk).crn == row.crn
+            assert not row._state.adding
+        else:
+            assert row.pk is None
+            assert row._state.adding
+    assert Customer.objects.get(crn="NEW0001").name == "n0"
+    assert Customer.objects.get(crn="OLD2345").name == "before"
+    assert [seen[0] for seen in saves_seen].count("pre_save") == len(crns)
+    assert [seen for seen in saves_seen if seen[0] == "post_save"] == [
+        ("post_save", True, None)
+    ] * 151
+
+    @action
+    def insert_without_key() -> list[bool]:
+        return insert_each_unless_present([Customer(brand=brand, crn="KEY2345")], [])
+
+    with pytest.raises(ValueError, match="unique constraint"):
+        insert_without_key()
+    with pytest.raises(WriteOutsideAction):
+        insert_each_unless_present([Customer(brand=brand, crn="OUT2345")], ["crn"])
+    assert insert_each_unless_present([], ["crn"]) == []

@@ -127,6 +127,58 @@ def test_the_raw_message_is_stored_once_however_often_it_is_delivered(brand, sys
     assert first.inbound.status == InboundStatus.RECEIVED
 
 
+def test_many_messages_are_stored_together_each_once(
+    brand, other_brand, system, outsider, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    earlier = receive(brand, system, raw=b"Earlier", key="k-old")
+
+    def arrival(target, key, raw):
+        return actions.Arrival(brand=target, channel=CHANNEL, raw=raw, dedupe_key=key, source="t")
+
+    arrivals = [
+        arrival(brand, "k-new", b"Ana"),
+        arrival(brand, "k-old", b"Earlier, again"),
+        arrival(other_brand, "k-new", b"Same key, other brand"),
+        arrival(brand, "k-new", b"Ana, twice in the batch"),
+        arrival(brand, "k-other", b"Bea"),
+    ]
+    with CaptureQueriesContext(connection) as statements:
+        receipts = actions.receive_inbound_many(arrivals=arrivals, actor=system, process=False)
+    assert [receipt.created for receipt in receipts] == [True, False, True, False, True]
+    assert receipts[1].inbound.pk == earlier.inbound.pk
+    assert receipts[3].inbound.pk == receipts[0].inbound.pk
+    assert receipts[2].inbound.brand == other_brand
+    assert [bytes(receipt.inbound.raw) for receipt in receipts] == [
+        b"Ana", b"Earlier", b"Same key, other brand", b"Ana", b"Bea",
+    ]  # fmt: skip
+    assert InboundMessage.objects.count() == 4
+    # One INSERT for all the rows, one SELECT for the ones already there (one brand).
+    verbs = [query["sql"].split()[0] for query in statements.captured_queries]
+    assert [verb for verb in verbs if verb in ("INSERT", "SELECT")] == ["INSERT", "SELECT"]
+
+    # Queued after commit: the new ones together (huey runs the task inline in tests).
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        queued = actions.receive_inbound_many(
+            arrivals=[arrival(brand, "k-a", b"Carla"), arrival(brand, "k-b", b"Dora")], actor=system
+        )
+    assert len(callbacks) == 1
+    for receipt in queued:
+        receipt.inbound.refresh_from_db()
+        assert receipt.inbound.outcome == InboundOutcome.CREATED
+
+    # An actor of another brand stores nothing for this one.
+    with pytest.raises(PermissionDenied):
+        actions.receive_inbound_many(
+            arrivals=[arrival(other_brand, "k-x", b"ok"), arrival(brand, "k-y", b"not yours")],
+            actor=outsider,
+            process=False,
+        )
+    assert not InboundMessage.objects.filter(dedupe_key__in=["k-x", "k-y"]).exists()
+
+
 def test_processing_runs_every_stage_in_order_and_times_each(brand, system):
     inbound = actions.process_inbound(receive(brand, system).inbound.pk)
     assert (inbound.status, inbound.outcome) == (InboundStatus.DONE, InboundOutcome.CREATED)

@@ -2,9 +2,9 @@
 
 Each message is stored (committed) and processed exactly as if it had arrived by IMAP or SMTP, so
 a second import of the same files reports every message as a duplicate and changes nothing. The
-stored messages are processed a batch at a time, as a worker processes a backlog
-(``process_inbound_batch``: several times the messages per second of one at a time), and reported
-in the order they were read.
+messages are read a batch at a time, stored together (``receive_emails``: one commit), and only
+then processed as one batch, as a worker processes a backlog (``process_inbound_batch``: several
+times the messages per second of one at a time), and reported in the order they were read.
 """
 
 from __future__ import annotations
@@ -20,10 +20,14 @@ from tqdm import tqdm
 
 from atiende.brands.models import Brand
 from atiende.channels.email.archives import count_messages, messages_in
-from atiende.channels.email.intake import receive_email
+from atiende.channels.email.intake import receive_emails
 from atiende.channels.email.routing import brand_for_message
 from atiende.pipeline.actions import BATCH_SIZE, Receipt, process_inbound_batch
 from atiende.pipeline.models import InboundMessage, InboundOutcome
+
+# Mails read and held in memory before they are stored together: at most a batch of them, and
+# not many more bytes than this (a few large mails are stored on their own).
+WAITING_BYTES = 64 * 1024 * 1024
 
 
 class Command(BaseCommand):
@@ -45,27 +49,27 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         tally: Counter[str] = Counter()
         progress = tqdm(total=total, unit="msg", file=sys.stderr, disable=None, desc="Importing")
-        # Read and stored, waiting to be processed and reported: (report, receipt or None).
-        waiting: list[tuple[dict[str, Any], Receipt | None]] = []
+        # Read, not yet stored: (report, the mail to store or None when it has no brand).
+        waiting: list[tuple[dict[str, Any], tuple[Brand, bytes, str] | None]] = []
+        waiting_bytes = 0
 
-        def report_waiting() -> None:
-            for result in self._process(waiting):
+        def store_and_report_waiting() -> None:
+            if not waiting:
+                return
+            for result in self._store_and_process(waiting):
                 tally[result["status"]] += 1
                 if options["json"]:
                     self.stdout.write(json.dumps(result, ensure_ascii=False))
             waiting.clear()
 
-        stored = 0
         for archived in messages_in(paths):
-            result, receipt = self._store_one(archived.label, archived.raw, brand)
-            waiting.append((result, receipt))
-            if receipt is not None and receipt.created:
-                stored += 1
+            waiting.append(self._read_one(archived.label, archived.raw, brand))
+            waiting_bytes += len(archived.raw)
             progress.update(1)
-            if stored >= BATCH_SIZE:
-                report_waiting()
-                stored = 0
-        report_waiting()
+            if len(waiting) >= BATCH_SIZE or waiting_bytes >= WAITING_BYTES:
+                store_and_report_waiting()
+                waiting_bytes = 0
+        store_and_report_waiting()
         progress.close()
         summary = (
             ", ".join(f"{count} {status}" for status, count in sorted(tally.items())) or "nothing"
@@ -82,9 +86,9 @@ class Command(BaseCommand):
         except Brand.DoesNotExist:
             raise CommandError(f"There is no brand {slug!r}") from None
 
-    def _store_one(
+    def _read_one(
         self, label: str, raw: bytes, brand: Brand | None
-    ) -> tuple[dict[str, Any], Receipt | None]:
+    ) -> tuple[dict[str, Any], tuple[Brand, bytes, str] | None]:
         result: dict[str, Any] = {
             "file": label,
             "status": "",
@@ -99,18 +103,19 @@ class Command(BaseCommand):
                 error="No brand receives mail for its recipients; pass --brand",
             )
             return result, None
-        return result, receive_email(brand=target, raw=raw, source=f"import:{label}", process=False)
+        return result, (target, raw, f"import:{label}")
 
-    def _process(
-        self, waiting: list[tuple[dict[str, Any], Receipt | None]]
+    def _store_and_process(
+        self, waiting: list[tuple[dict[str, Any], tuple[Brand, bytes, str] | None]]
     ) -> list[dict[str, Any]]:
-        """Process the newly stored messages as one batch; each one's report, in reading order."""
-        new_ids = [
-            receipt.inbound.pk for _result, receipt in waiting if receipt and receipt.created
-        ]
+        """Store the mails read (one commit), then process the new ones as one batch; each one's
+        report, in reading order."""
+        receipts = iter(receive_emails([mail for _result, mail in waiting if mail], process=False))
+        stored = [(result, next(receipts) if mail else None) for result, mail in waiting]
+        new_ids = [receipt.inbound.pk for _result, receipt in stored if receipt and receipt.created]
         processed = {row.pk: row for row in process_inbound_batch(new_ids)}
         reports = []
-        for result, receipt in waiting:
+        for result, receipt in stored:
             if receipt is not None:
                 inbound = receipt.inbound
                 if receipt.created:
