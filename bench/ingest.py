@@ -757,11 +757,25 @@ def main() -> None:
         metavar="PASSES",
         help="only time parse_mail, PASSES times over mails like a run's, fresh each pass (no database)",
     )
+    parser.add_argument(
+        "--setup-only",
+        action="store_true",
+        help="only make a SQLite database and the brand (what bench/sqlite_work.py subtracts)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     options = parser.parse_args()
     if options.quick:
         options.n = 200
+    if options.setup_only:
+        # What bench/sqlite_work.py subtracts: the database made and the brand created.
+        data_dir = Path(tempfile.mkdtemp(prefix="atiende-bench-"))
+        try:
+            setup_django("", data_dir)
+            create_brand(service_levels=options.sla)
+        finally:
+            shutil.rmtree(data_dir, ignore_errors=True)
+        return
     if options.parse_only:
         parse_only(options.n, options.parse_only)
         return

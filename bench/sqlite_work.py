@@ -1,0 +1,90 @@
+"""SQLite's own work storing and processing the ingest bench's mail, in instructions, not seconds.
+
+    .venv/bin/python bench/sqlite_work.py                 # this tree, -n 200
+    .venv/bin/python bench/sqlite_work.py --tree /tmp/base --tree .   # two trees side by side
+
+A change of a few per cent in what SQLite does (an index fewer, a statement cheaper) is lost in
+this machine's swings of a third between runs. Valgrind's callgrind counts the instructions
+executed below ``sqlite3_step`` (every statement SQLite runs, its B-trees and pages, not Python
+and not the time spent waiting for the disk): the same count, within a few hundredths of a per
+cent, whatever else the machine is doing. Two runs per tree, side by side on the two cores:
+``bench/ingest.py -n N --store-together 100`` and ``bench/ingest.py --setup-only`` (migrations and
+the brand); the difference is the storing and processing of the run's mail (and of the bench's
+own counting afterwards, the same for every tree). Each run takes minutes: Python under valgrind
+runs about fifty times slower. ``PYTHONHASHSEED`` is fixed so that both runs of a tree do the same.
+
+Needs valgrind (Debian's package; on every machine here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def instructions(tree: Path, arguments: list[str]) -> int:
+    """Instructions callgrind counted below sqlite3_step for bench/ingest.py ``arguments``."""
+    with tempfile.TemporaryDirectory(prefix="atiende-callgrind-") as scratch:
+        completed = subprocess.run(  # noqa: S603  (valgrind, this venv's Python, the bench)
+            [  # noqa: S607
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={scratch}/out",
+                "--collect-atstart=no",
+                "--toggle-collect=sqlite3_step",
+                sys.executable,
+                str(tree / "bench" / "ingest.py"),
+                *arguments,
+                "--quiet",
+            ],
+            cwd=tree,
+            env={**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(tree / "src")},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    found = re.search(r"Collected : (\d+)", completed.stderr)
+    if found is None:
+        raise SystemExit(f"callgrind printed no count:\n{completed.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def measure(tree: Path, count: int) -> tuple[int, int]:
+    """(whole run, setup only): run side by side, one per core."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        whole = pool.submit(instructions, tree, ["-n", str(count), "--store-together", "100"])
+        setup = pool.submit(instructions, tree, ["--setup-only"])
+        return whole.result(), setup.result()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", type=int, default=200, help="generated messages (default 200)")
+    parser.add_argument(
+        "--tree",
+        action="append",
+        type=Path,
+        help="a source tree (holding src/ and bench/); repeat to compare (default: this one)",
+    )
+    options = parser.parse_args()
+    trees = options.tree or [ROOT]
+    print(f"SQLite instructions (millions) below sqlite3_step, bench/ingest.py -n {options.n}")
+    print(f"{'tree':<40} {'whole run':>10} {'setup':>10} {'store+process':>14}")
+    for tree in trees:
+        whole, setup = measure(tree.resolve(), options.n)
+        print(
+            f"{tree!s:<40} {whole / 1e6:>10.1f} {setup / 1e6:>10.1f} {(whole - setup) / 1e6:>14.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
