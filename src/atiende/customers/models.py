@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from atiende.brands.models import Brand
 from atiende.core.actions import ActionWrittenModel
 from atiende.core.events import EventRecord
+from atiende.core.schema import index_where_set
 from atiende.customers import crn as crn_scheme
 from atiende.customers import identities
 
@@ -41,13 +42,21 @@ class Organization(ActionWrittenModel):
 
 
 class Customer(ActionWrittenModel):
-    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="customers")
+    # (Indexed by customer_brand_recent, which it leads.)
+    brand = models.ForeignKey(
+        Brand, on_delete=models.PROTECT, related_name="customers", db_index=False
+    )
     # Canonical form (seven symbols, no separator); unique across the installation, so a CRN
     # read out on the phone finds one customer whatever brand answers.
     crn = models.CharField(_("CRN"), max_length=crn_scheme.LENGTH, unique=True, editable=False)
     name = models.CharField(_("name"), max_length=200, blank=True)
     organization = models.ForeignKey(
-        Organization, on_delete=models.SET_NULL, null=True, blank=True, related_name="customers"
+        Organization,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="customers",
+        db_index=False,  # (customer_organization_set)
     )
     language = models.CharField(
         _("language"),
@@ -75,6 +84,7 @@ class Customer(ActionWrittenModel):
         null=True,
         blank=True,
         related_name="merged_customers",
+        db_index=False,  # (customer_merged_into_set)
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -83,7 +93,11 @@ class Customer(ActionWrittenModel):
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["brand", "-created_at"], name="customer_brand_recent")]
+        indexes = [
+            models.Index(fields=["brand", "-created_at"], name="customer_brand_recent"),
+            index_where_set("organization", "customer_organization_set"),
+            index_where_set("merged_into", "customer_merged_into_set"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.display_name} ({self.crn_display})"
@@ -106,7 +120,8 @@ class IdentityKind(models.TextChoices):
 class CustomerIdentity(ActionWrittenModel):
     """One way to reach a customer. Unique per brand, kind and network: one address, one customer."""
 
-    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="+")
+    # (Indexed by the unique key identity_unique_per_brand_and_kind, which it leads.)
+    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="+", db_index=False)
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="identities")
     kind = models.CharField(_("kind"), max_length=16, choices=IdentityKind.choices)
     # For social handles: whatsapp, instagram, x...; empty for email and phone.

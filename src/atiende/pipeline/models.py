@@ -33,7 +33,10 @@ class InboundOutcome(models.TextChoices):
 
 
 class InboundMessage(ActionWrittenModel):
-    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="inbound_messages")
+    # (Indexed by the unique key inbound_once_per_channel_id, which it leads.)
+    brand = models.ForeignKey(
+        Brand, on_delete=models.PROTECT, related_name="inbound_messages", db_index=False
+    )
     channel = models.CharField(_("channel"), max_length=32)
     # Where it came in: "imap:soporte@tiendasol.es", "smtp", "webhook", "import:/path/file.eml".
     source = models.CharField(_("source"), max_length=255, blank=True)
