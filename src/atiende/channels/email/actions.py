@@ -20,8 +20,10 @@ from atiende.accounts.permissions import Actor, require
 from atiende.accounts.roles import Capability
 from atiende.brands.events import record_brand_event
 from atiende.brands.models import Brand
+from atiende.channels.email.intake import receive_emails
 from atiende.channels.email.models import EmailAddress, ImapMailbox, ImapSecurity
 from atiende.core.actions import action
+from atiende.pipeline.actions import Receipt
 
 logger = logging.getLogger(__name__)
 
@@ -239,6 +241,29 @@ def advance_imap_uid(
     """
     require(actor, Capability.CONFIGURE_BRAND, mailbox.brand_id)
     _advance(mailbox, uid, until)
+
+
+@action
+def store_imap_messages(
+    *,
+    mailbox: ImapMailbox,
+    messages: list[tuple[int, bytes]],
+    actor: Actor,
+    until: datetime | None = None,
+) -> list[Receipt]:
+    """Store fetched messages (UID, raw bytes; in UID order) and move ``last_uid`` past the last,
+    in one transaction: a receipt for each.
+
+    One commit, and on SQLite one sync to disk, for the fetch's messages and the mailbox's
+    position, where one per message and one per move cost two each. Both commit or neither does:
+    a crash leaves the position before the messages, and the next poll reads them again.
+    """
+    require(actor, Capability.CONFIGURE_BRAND, mailbox.brand_id)
+    receipts = receive_emails(
+        [(mailbox.brand, raw, f"imap:{mailbox.pk}") for _uid, raw in messages], process=False
+    )
+    _advance(mailbox, max(uid for uid, _raw in messages), until)
+    return receipts
 
 
 @action

@@ -1,13 +1,17 @@
 """Reading the brands' mailboxes by IMAP: the fourth way mail comes in.
 
-For each message above the mailbox's ``last_uid``, oldest first:
+For the messages above the mailbox's ``last_uid``, oldest first, a batch at a time:
 
-1. its bytes are fetched with BODY.PEEK[] from a folder opened read-only (nothing is marked seen);
-2. :func:`~atiende.channels.email.intake.receive_email` stores them and commits;
-3. only then, in a small transaction of its own, ``last_uid`` moves past it.
+1. their bytes are fetched with BODY.PEEK[] from a folder opened read-only (nothing is marked
+   seen);
+2. :func:`~atiende.channels.email.actions.store_imap_messages` stores them and moves ``last_uid``
+   past the last in one transaction: both commit or neither does.
 
-A crash between 1 and 2 leaves ``last_uid`` before the message, so the next poll fetches it again;
-a crash between 2 and 3 does too, and then the dedupe key (the Message-ID, else the bytes' hash)
+A crash before the commit leaves ``last_uid`` before the messages, so the next poll fetches them
+again. When storing the batch together fails, its messages are stored one at a time, each
+committed before ``last_uid`` moves past it in a small transaction of its own, so the poll stops
+at the one that cannot be stored and says which; a crash between those two commits leaves
+``last_uid`` before a stored message, and the dedupe key (the Message-ID, else the bytes' hash)
 finds the stored row: a duplicate, never a second conversation. When the folder's UIDVALIDITY
 changes, the remembered UIDs mean nothing and reading starts over at UID 0, for the same reason
 without duplicates.
@@ -45,6 +49,7 @@ from atiende.channels.email.actions import (
     release_imap_mailbox,
     skip_imap_message,
     start_imap_folder,
+    store_imap_messages,
 )
 from atiende.channels.email.intake import receive_email
 from atiende.channels.email.models import ImapMailbox, ImapSecurity
@@ -206,15 +211,64 @@ def read_new_mail(
             wanted = [uid for uid in batch if uid in sizes and sizes[uid] <= limit]
             bodies = client.fetch(wanted, ["BODY.PEEK[]"]) if wanted else {}
             try:
-                for uid in batch:
-                    raw = bodies.get(uid, {}).get(b"BODY[]")
-                    if not _take(mailbox, uid, sizes.get(uid), raw, limit, result):
-                        return
+                if not _take_batch(mailbox, batch, sizes, bodies, limit, result):
+                    return
             finally:
                 # Processed as one batch by a worker. Were this process to die first, the
                 # rows are committed as received: a starting worker or the sweep takes them.
                 queue_inbound_batch(result.waiting)
                 result.waiting = []
+
+
+def _take_batch(
+    mailbox: ImapMailbox,
+    batch: list[int],
+    sizes: dict[int, int],
+    bodies: dict[int, Any],
+    limit: int,
+    result: PollResult,
+) -> bool:
+    """Store a fetched batch, in UID order: the runs of readable messages together, the others
+    (gone, too large) each on its own; False where a message could not be stored."""
+    run: list[tuple[int, bytes]] = []
+    for uid in batch:
+        raw = bodies.get(uid, {}).get(b"BODY[]")
+        size = sizes.get(uid)
+        if size is not None and raw is not None and len(raw) <= limit:
+            run.append((uid, raw))
+            continue
+        if not _take_together(mailbox, run, limit, result):
+            return False
+        run = []
+        if not _take(mailbox, uid, size, raw, limit, result):
+            return False
+    return _take_together(mailbox, run, limit, result)
+
+
+def _take_together(
+    mailbox: ImapMailbox, run: list[tuple[int, bytes]], limit: int, result: PollResult
+) -> bool:
+    """Store fetched messages in one transaction with the move of ``last_uid``; if that fails,
+    one at a time (:func:`_take`), so that the one that cannot be stored is named and the ones
+    before it are kept."""
+    if not run:
+        return True
+    try:
+        receipts = store_imap_messages(mailbox=mailbox, messages=run, actor=ACTOR, until=_until())
+    except Exception:
+        logger.warning(
+            "IMAP mailbox %s (%s): storing %d messages together failed; one at a time",
+            mailbox.pk, mailbox, len(run), exc_info=True,
+        )  # fmt: skip
+        return all(_take(mailbox, uid, len(raw), raw, limit, result) for uid, raw in run)
+    result.fetched += len(run)
+    for receipt in receipts:
+        if receipt.created:
+            result.stored += 1
+            result.waiting.append(receipt.inbound.pk)
+        else:
+            result.duplicates += 1
+    return True
 
 
 def _take(

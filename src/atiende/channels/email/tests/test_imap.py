@@ -137,9 +137,69 @@ def test_a_message_appended_after_a_poll_is_the_only_one_fetched_next_time(mailb
     assert mailbox.last_uid == 2
 
 
+def test_a_fetched_batch_is_stored_with_the_uid_move_in_one_transaction(mailbox, imap_server):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for n in (1, 2, 3):
+        imap_server.append(mail(n))
+    with CaptureQueriesContext(connection) as statements:
+        result = poll_mailbox(mailbox)
+    assert (result.fetched, result.stored) == (3, 3)
+    inserts = [
+        query["sql"]
+        for query in statements.captured_queries
+        if query["sql"].startswith('INSERT INTO "pipeline_inboundmessage"')
+    ]
+    assert len(inserts) == 1  # the three rows in one statement
+    mailbox.refresh_from_db()
+    assert mailbox.last_uid == 3
+
+
 def test_a_crash_between_fetch_and_commit_loses_nothing_and_duplicates_nothing(
     mailbox, imap_server, monkeypatch
 ):
+    for n in (1, 2, 3):
+        imap_server.append(mail(n))
+    real_store = imap.store_imap_messages
+
+    def crash_before_commit(**kwargs):
+        # Stored and the position moved, not yet committed, and then the process dies.
+        with transaction.atomic():
+            real_store(**kwargs)
+            raise Crash
+
+    monkeypatch.setattr(imap, "store_imap_messages", crash_before_commit)
+    with pytest.raises(Crash):
+        poll_mailbox(mailbox)
+    mailbox.refresh_from_db()
+    assert mailbox.last_uid == 0
+    assert InboundMessage.objects.count() == 0
+    monkeypatch.setattr(imap, "store_imap_messages", real_store)
+
+    result = poll_mailbox(mailbox)
+
+    assert (result.fetched, result.stored, result.duplicates) == (3, 3, 0)
+    assert InboundMessage.objects.count() == Conversation.objects.count() == 3
+    subjects = sorted(Conversation.objects.values_list("subject", flat=True))
+    assert subjects == ["Pedido 1", "Pedido 2", "Pedido 3"]
+    mailbox.refresh_from_db()
+    assert mailbox.last_uid == 3
+
+
+def _store_together_fails(monkeypatch):
+    """Storing a batch together fails (say the database refuses the statement): one at a time."""
+
+    def refuse(**kwargs):
+        raise RuntimeError("too many SQL variables")
+
+    monkeypatch.setattr(imap, "store_imap_messages", refuse)
+
+
+def test_one_at_a_time_a_crash_between_two_messages_loses_nothing(
+    mailbox, imap_server, monkeypatch
+):
+    _store_together_fails(monkeypatch)
     for n in (1, 2, 3):
         imap_server.append(mail(n))
     real_receive = imap.receive_email
@@ -166,15 +226,14 @@ def test_a_crash_between_fetch_and_commit_loses_nothing_and_duplicates_nothing(
 
     assert (result.fetched, result.stored, result.duplicates) == (2, 2, 0)
     assert InboundMessage.objects.count() == Conversation.objects.count() == 3
-    subjects = sorted(Conversation.objects.values_list("subject", flat=True))
-    assert subjects == ["Pedido 1", "Pedido 2", "Pedido 3"]
     mailbox.refresh_from_db()
     assert mailbox.last_uid == 3
 
 
-def test_a_crash_after_commit_before_the_uid_moves_finds_a_duplicate_next_time(
+def test_one_at_a_time_a_crash_after_commit_before_the_uid_moves_finds_a_duplicate_next_time(
     mailbox, imap_server, monkeypatch
 ):
+    _store_together_fails(monkeypatch)
     imap_server.append(mail(1))
     real_advance = imap.advance_imap_uid
 
@@ -202,6 +261,8 @@ def test_a_store_failure_stops_the_poll_in_words_and_the_next_poll_carries_on(
 ):
     for n in (1, 2):
         imap_server.append(mail(n))
+    real_store = imap.store_imap_messages
+    _store_together_fails(monkeypatch)
     real_receive = imap.receive_email
 
     def database_down(**kwargs):
@@ -217,6 +278,7 @@ def test_a_store_failure_stops_the_poll_in_words_and_the_next_poll_carries_on(
     assert mailbox.failing_since is not None
     assert mailbox.last_uid == 1
     monkeypatch.setattr(imap, "receive_email", real_receive)
+    monkeypatch.setattr(imap, "store_imap_messages", real_store)
 
     result = poll_mailbox(mailbox)
 
