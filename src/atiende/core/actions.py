@@ -278,6 +278,9 @@ def insert_each_unless_present(
     if not key:
         raise ValueError("insert_each_unless_present() needs the fields of a unique constraint")
     alias = using or router.db_for_write(model, instance=instances[0])
+    if len(instances) == 1:
+        # (A message delivered on its own: the single-row statement, without matching keys.)
+        return [insert_unless_present(instances[0], key, using=alias)]
     statement = _insert_statement(model, alias, key)
     if statement is None or any(
         hasattr(value, "resolve_expression")

@@ -95,7 +95,6 @@ class Arrival:
     source: str = ""
 
 
-@action
 def receive_inbound(
     *,
     brand: Brand,
@@ -108,7 +107,8 @@ def receive_inbound(
 ) -> Receipt:
     """Store a message exactly as it arrived, once; queue it for the chain after commit.
 
-    ``process=False`` leaves queuing to the caller (a bulk import processes in-line).
+    ``process=False`` leaves queuing to the caller (a bulk import processes in-line). (The
+    action is ``receive_inbound_many``'s: an action of its own around it would cost a savepoint.)
     """
     arrival = Arrival(brand=brand, channel=channel, raw=raw, dedupe_key=dedupe_key, source=source)
     return receive_inbound_many(arrivals=[arrival], actor=actor, process=process)[0]

@@ -127,6 +127,17 @@ def test_the_raw_message_is_stored_once_however_often_it_is_delivered(brand, sys
     assert first.inbound.status == InboundStatus.RECEIVED
 
 
+def test_one_message_is_stored_by_one_insert_in_one_action(brand, system):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as statements:
+        assert receive(brand, system).created
+    verbs = [query["sql"].split()[0] for query in statements.captured_queries]
+    # (The test's own transaction makes the action's a savepoint: one, not one per layer.)
+    assert verbs == ["SAVEPOINT", "INSERT", "RELEASE"]
+
+
 def test_many_messages_are_stored_together_each_once(
     brand, other_brand, system, outsider, django_capture_on_commit_callbacks
 ):
