@@ -3,7 +3,8 @@
 The order of events for one message, and why:
 
 1. :func:`receive_inbound` commits the raw bytes (and nothing else) before any stage runs, so a
-   crash at any later point loses nothing. A second delivery with the same channel id finds the
+   crash at any later point loses nothing (:func:`receive_inbound_many`: several messages in one
+   commit). A second delivery with the same channel id finds the
    first row and stops there: one message, however often it is delivered.
 2. :func:`process_inbound` runs the brand's chain in ONE transaction, under a lock on the inbound
    row, and marks the row done in that same transaction. Either every effect of every stage is

@@ -1,7 +1,8 @@
 """Every way mail comes in ends here: the raw bytes are stored, once, then processed.
 
 IMAP polling, the SMTP receiver, the raw-MIME webhook and ``atiende import-mail`` all call
-:func:`receive_email` (or, holding several at once, :func:`receive_emails`); none of them parses or writes anything else before the bytes are committed.
+:func:`receive_email` (or, holding several at once, :func:`receive_emails`); none of them parses
+or writes anything else before the bytes are committed.
 """
 
 from __future__ import annotations
