@@ -343,7 +343,7 @@ def _rows_statement(
     model: type[models.Model], alias: str, unless_present: tuple[str, ...], count: int
 ) -> str:
     """``_insert_statement``'s INSERT for ``count`` rows, returning each new row's key with its
-    ``unless_present`` values."""
+    ``unless_present`` values (without them, a plain INSERT returning the keys)."""
     statement = _insert_statement(model, alias, unless_present)
     assert statement is not None  # (the caller checked)
     meta = model._meta
@@ -352,11 +352,63 @@ def _rows_statement(
     row = "(" + ", ".join(["%s"] * len(statement.fields)) + ")"
     key = [meta.get_field(name) for name in unless_present]
     target = ", ".join(quote(str(field.column)) for field in key)  # type: ignore[union-attr]
+    conflict = f" ON CONFLICT ({target}) DO NOTHING" if key else ""
     returned = ", ".join(quote(str(field.column)) for field in [meta.pk, *key])  # type: ignore[union-attr]
     return (
         f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join([row] * count)}"  # noqa: S608 (names, not values)
-        f" ON CONFLICT ({target}) DO NOTHING RETURNING {returned}"
+        f"{conflict} RETURNING {returned}"
     )
+
+
+def insert_each(instances: Sequence[models.Model], *, using: str | None = None) -> None:
+    """New rows of one model inserted as ``bulk_create`` inserts them, and doing what it does
+    (each field's ``pre_save``, the related objects' ids, no signals; the new keys taken from
+    RETURNING in the rows' order, as Django takes them on both databases), by a multi-row
+    statement built once per model and row count where ``bulk_create`` compiles one every time.
+    A model or values it cannot take (an expression) go to ``bulk_create``.
+    """
+    if not instances:
+        return
+    model = type(instances[0])
+    if isinstance(model._default_manager.all(), ActionWrittenQuerySet):
+        ensure_in_action(model.__name__)  # (as its bulk_create would be)
+    alias = using or router.db_for_write(model, instance=instances[0])
+    statement = _insert_statement(model, alias)
+    if (
+        statement is None
+        or any(type(instance) is not model or instance.pk is not None for instance in instances)
+        or any(
+            hasattr(value, "resolve_expression")
+            for instance in instances
+            for value in instance.__dict__.values()
+        )
+    ):
+        model._default_manager.using(alias).bulk_create(instances)
+        return
+    database = connections[alias]
+    rows = []
+    for instance in instances:
+        instance._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
+        rows.append(
+            [
+                field.get_db_prep_save(field.pre_save(instance, add=True), database)
+                for field in statement.fields
+            ]
+        )
+    size = max(1, database.ops.bulk_batch_size(list(statement.fields), instances))
+    pk_name = model._meta.pk.attname
+    with transaction.mark_for_rollback_on_error(using=alias), database.cursor() as cursor:
+        for start in range(0, len(rows), size):
+            chunk = rows[start : start + size]
+            cursor.execute(
+                _rows_statement(model, alias, (), len(chunk)),
+                [value for row in chunk for value in row],
+            )
+            returned = cursor.fetchall()
+            for instance, (pk,) in zip(instances[start : start + size], returned, strict=True):
+                setattr(instance, pk_name, pk)
+                instance._state.db = alias
+                instance._state.adding = False
 
 
 def update_each(rows: Sequence[models.Model], field_names: Sequence[str]) -> None:

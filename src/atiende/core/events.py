@@ -16,7 +16,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from atiende.core.actions import ActionWrittenQuerySet, ensure_in_action
+from atiende.core.actions import ActionWrittenQuerySet, ensure_in_action, insert_each
 from atiende.core.batching import write_at_batch_end
 
 
@@ -98,8 +98,9 @@ def record_event(event: E) -> E:
     event cost a tenth of a batch's processing, ``bench/ingest.py --profile``).
 
     Until then the event has its time (``created_at``, set here) and no id; what needs the id
-    waits for it with :func:`when_inserted`. Rows are inserted by ``bulk_create`` even one at a
-    time, so no event row sends ``post_save``: the recording app's listeners are the hook.
+    waits for it with :func:`when_inserted`. Rows are inserted as ``bulk_create`` would
+    (``core.actions.insert_each``) even one at a time, so no event row sends ``post_save``: the
+    recording app's listeners are the hook.
     """
     event.created_at = timezone.now()
     write_at_batch_end(("events", type(event).__name__), _insert_events, [event])
@@ -116,7 +117,7 @@ def when_inserted(event: E, then: Callable[[E], None]) -> None:
 
 
 def _insert_events(events: list[E]) -> None:
-    type(events[0]).objects.bulk_create(events)
+    insert_each(events)
     for event in events:
         for then in event.__dict__.pop(_WHEN_INSERTED, []):
             then(event)

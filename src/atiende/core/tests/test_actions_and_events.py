@@ -317,3 +317,51 @@ def test_insert_each_unless_present_inserts_many_rows_in_one_statement(brand, sa
     with pytest.raises(WriteOutsideAction):
         insert_each_unless_present([Customer(brand=brand, crn="OUT2345")], ["crn"])
     assert insert_each_unless_present([], ["crn"]) == []
+
+
+def test_insert_each_inserts_as_bulk_create_without_the_orms_compiler(
+    customer, saves_seen, orm_compilers
+):
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.db.models.functions import Now
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from atiende.core.actions import insert_each
+    from atiende.customers.models import CustomerEvent
+
+    then = timezone.now() - timedelta(hours=3)
+    events = [
+        CustomerEvent(
+            brand=customer.brand, customer=customer, type=f"test.{index}", payload={"n": index}
+        )
+        for index in range(250)
+    ]
+    events[7].created_at = then  # a time already set is kept (RecordedAtField)
+    saves_seen.clear()
+    with pytest.raises(WriteOutsideAction):
+        insert_each(events)  # guarded as the model's bulk_create is
+    with CaptureQueriesContext(connection) as statements:
+        action(insert_each)(events)
+    inserts = [query for query in statements.captured_queries if query["sql"].startswith("INSERT")]
+    per_statement = connection.ops.bulk_batch_size(
+        [field for field in CustomerEvent._meta.concrete_fields if not field.primary_key], events
+    )
+    assert len(inserts) == -(-len(events) // per_statement)
+    assert orm_compilers["insert"] == 0
+    assert saves_seen == []  # as bulk_create: no signals
+    # Each instance holds its own row's key.
+    stored = dict(CustomerEvent.objects.filter(customer=customer).values_list("pk", "type"))
+    assert all(stored[event.pk] == event.type for event in events)
+    assert all(not event._state.adding for event in events)
+    assert CustomerEvent.objects.get(pk=events[7].pk).created_at == then
+
+    # A value the database computes: bulk_create's way (the ORM's compiler, guarded as ever).
+    computed = CustomerEvent(
+        brand=customer.brand, customer=customer, type="test.computed", created_at=Now()
+    )
+    action(insert_each)([computed])
+    assert orm_compilers["insert"] == 1
+    assert computed.pk is not None
