@@ -13,6 +13,9 @@ the brand); the difference is the storing and processing of the run's mail (and 
 own counting afterwards, the same for every tree). Each run takes minutes: Python under valgrind
 runs about fifty times slower. ``PYTHONHASHSEED`` is fixed so that both runs of a tree do the same.
 
+``--whole-process`` counts every instruction of the two runs instead (Python's work too: for a
+change on the Python side), at the same repeatability.
+
 Needs valgrind (Debian's package; on every machine here).
 """
 
@@ -29,16 +32,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def instructions(tree: Path, arguments: list[str]) -> int:
-    """Instructions callgrind counted below sqlite3_step for bench/ingest.py ``arguments``."""
+def instructions(tree: Path, arguments: list[str], *, whole_process: bool = False) -> int:
+    """Instructions callgrind counted below sqlite3_step (or in the whole process) for
+    bench/ingest.py ``arguments``."""
+    only_sqlite = [] if whole_process else ["--collect-atstart=no", "--toggle-collect=sqlite3_step"]
     with tempfile.TemporaryDirectory(prefix="atiende-callgrind-") as scratch:
         completed = subprocess.run(  # noqa: S603  (valgrind, this venv's Python, the bench)
             [  # noqa: S607
                 "valgrind",
                 "--tool=callgrind",
                 f"--callgrind-out-file={scratch}/out",
-                "--collect-atstart=no",
-                "--toggle-collect=sqlite3_step",
+                *only_sqlite,
                 sys.executable,
                 str(tree / "bench" / "ingest.py"),
                 *arguments,
@@ -56,13 +60,14 @@ def instructions(tree: Path, arguments: list[str]) -> int:
     return int(found.group(1))
 
 
-def measure(tree: Path, count: int) -> tuple[int, int]:
+def measure(tree: Path, count: int, *, whole_process: bool = False) -> tuple[int, int]:
     """(whole run, setup only): run side by side, one per core."""
     from concurrent.futures import ThreadPoolExecutor
 
+    run = ["-n", str(count), "--store-together", "100"]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        whole = pool.submit(instructions, tree, ["-n", str(count), "--store-together", "100"])
-        setup = pool.submit(instructions, tree, ["--setup-only"])
+        whole = pool.submit(instructions, tree, run, whole_process=whole_process)
+        setup = pool.submit(instructions, tree, ["--setup-only"], whole_process=whole_process)
         return whole.result(), setup.result()
 
 
@@ -75,12 +80,18 @@ def main() -> None:
         type=Path,
         help="a source tree (holding src/ and bench/); repeat to compare (default: this one)",
     )
+    parser.add_argument(
+        "--whole-process",
+        action="store_true",
+        help="count every instruction of the process (Python's too), not only SQLite's",
+    )
     options = parser.parse_args()
     trees = options.tree or [ROOT]
-    print(f"SQLite instructions (millions) below sqlite3_step, bench/ingest.py -n {options.n}")
+    what = "every instruction" if options.whole_process else "SQLite instructions"
+    print(f"{what} (millions), bench/ingest.py -n {options.n}")
     print(f"{'tree':<40} {'whole run':>10} {'setup':>10} {'store+process':>14}")
     for tree in trees:
-        whole, setup = measure(tree.resolve(), options.n)
+        whole, setup = measure(tree.resolve(), options.n, whole_process=options.whole_process)
         print(
             f"{tree!s:<40} {whole / 1e6:>10.1f} {setup / 1e6:>10.1f} {(whole - setup) / 1e6:>14.1f}"
         )
