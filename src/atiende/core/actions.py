@@ -223,12 +223,7 @@ def _insert(
         inserted = cursor.fetchone()
     if inserted is None:
         return False  # (ON CONFLICT DO NOTHING: the row was there)
-    setattr(instance, model._meta.pk.attname, inserted[0])
-    instance._state.db = alias
-    instance._state.adding = False
-    signals.post_save.send(
-        sender=model, instance=instance, created=True, update_fields=None, raw=False, using=alias
-    )
+    _mark_inserted(instance, alias, inserted[0], send_signals=True)
     return True
 
 
@@ -268,12 +263,8 @@ def insert_each_unless_present(
     if not instances:
         return []
     model = type(instances[0])
-    if any(type(instance) is not model for instance in instances):
-        raise TypeError("insert_each_unless_present() inserts rows of one model")
     if issubclass(model, ActionWrittenModel):
         ensure_in_action(model.__name__)
-    if any(not instance._state.adding or instance.pk is not None for instance in instances):
-        raise ValueError("insert_each_unless_present() inserts new rows only")
     key = tuple(unique_fields)
     if not key:
         raise ValueError("insert_each_unless_present() needs the fields of a unique constraint")
@@ -282,24 +273,77 @@ def insert_each_unless_present(
         # (A message delivered on its own: the single-row statement, without matching keys.)
         return [insert_unless_present(instances[0], key, using=alias)]
     statement = _insert_statement(model, alias, key)
-    if statement is None or any(
-        hasattr(value, "resolve_expression")
-        for instance in instances
-        for value in instance.__dict__.values()
-    ):
+    if statement is None or not _plain_new_rows(model, instances):
         raise TypeError(
-            f"{model.__name__}: insert_each_unless_present() needs a model with an automatic "
-            "key and values, not expressions"
+            f"{model.__name__}: insert_each_unless_present() needs new rows of one model with an "
+            "automatic key and values, not expressions"
         )
+    positions = [statement.fields.index(model._meta.get_field(name)) for name in key]
+    rows, returned = _insert_rows(model, alias, statement, key, instances, send_signals=True)
+    # (RETURNING's rows come in no promised order: matched by their key.)
+    inserted_ids = {tuple(values): pk for pk, *values in returned}
+    results = []
+    for instance, row in zip(instances, rows, strict=True):
+        pk = inserted_ids.pop(tuple(row[position] for position in positions), None)
+        results.append(pk is not None)
+        if pk is not None:  # (else there already, or a row before it in ``instances`` had its key)
+            _mark_inserted(instance, alias, pk, send_signals=True)
+    return results
+
+
+def insert_each(instances: Sequence[models.Model], *, using: str | None = None) -> None:
+    """New rows of one model inserted as ``bulk_create`` inserts them, and doing what it does
+    (each field's ``pre_save``, the related objects' ids, no signals; the new keys taken from
+    RETURNING in the rows' order, as Django takes them on both databases), by a multi-row
+    statement built once per model and row count where ``bulk_create`` compiles one every time.
+    A model or values it cannot take (an expression) go to ``bulk_create``.
+    """
+    if not instances:
+        return
+    model = type(instances[0])
+    if isinstance(model._default_manager.all(), ActionWrittenQuerySet):
+        ensure_in_action(model.__name__)  # (as its bulk_create would be)
+    alias = using or router.db_for_write(model, instance=instances[0])
+    statement = _insert_statement(model, alias)
+    if statement is None or not _plain_new_rows(model, instances):
+        model._default_manager.using(alias).bulk_create(instances)
+        return
+    _rows, returned = _insert_rows(model, alias, statement, (), instances, send_signals=False)
+    for instance, (pk,) in zip(instances, returned, strict=True):
+        _mark_inserted(instance, alias, pk, send_signals=False)
+
+
+def _plain_new_rows(model: type[models.Model], instances: Sequence[models.Model]) -> bool:
+    """Whether every instance is a new row of ``model`` with no value the database computes."""
+    return all(
+        type(instance) is model
+        and instance._state.adding
+        and instance.pk is None
+        and not any(hasattr(value, "resolve_expression") for value in instance.__dict__.values())
+        for instance in instances
+    )
+
+
+def _insert_rows(
+    model: type[models.Model],
+    alias: str,
+    statement: _Statement,
+    unless_present: tuple[str, ...],
+    instances: Sequence[models.Model],
+    *,
+    send_signals: bool,
+) -> tuple[list[list[Any]], list[tuple[Any, ...]]]:
+    """Each instance's values for the database (``pre_save`` sent when ``send_signals``), and the
+    rows RETURNING gave, chunk after chunk (as many rows as the database takes parameters for)."""
     database = connections[alias]
-    key_fields = [model._meta.get_field(name) for name in key]
-    positions = [statement.fields.index(field) for field in key_fields]
+    operation = "save" if send_signals else "bulk_create"
     rows = []
     for instance in instances:
-        instance._prepare_related_fields_for_save(operation_name="save")  # type: ignore[attr-defined]
-        signals.pre_save.send(
-            sender=model, instance=instance, raw=False, using=alias, update_fields=None
-        )
+        instance._prepare_related_fields_for_save(operation_name=operation)  # type: ignore[attr-defined]
+        if send_signals:
+            signals.pre_save.send(
+                sender=model, instance=instance, raw=False, using=alias, update_fields=None
+            )
         rows.append(
             [
                 field.get_db_prep_save(field.pre_save(instance, add=True), database)
@@ -307,35 +351,32 @@ def insert_each_unless_present(
             ]
         )
     size = max(1, database.ops.bulk_batch_size(list(statement.fields), instances))
-    inserted_ids: dict[tuple[Any, ...], Any] = {}
+    returned: list[tuple[Any, ...]] = []
     with transaction.mark_for_rollback_on_error(using=alias), database.cursor() as cursor:
         for start in range(0, len(rows), size):
             chunk = rows[start : start + size]
             cursor.execute(
-                _rows_statement(model, alias, key, len(chunk)),
+                _rows_statement(model, alias, unless_present, len(chunk)),
                 [value for row in chunk for value in row],
             )
-            # (RETURNING's rows come in no promised order: matched by their key.)
-            for pk, *values in cursor.fetchall():
-                inserted_ids[tuple(values)] = pk
-    results = []
-    for instance, row in zip(instances, rows, strict=True):
-        pk = inserted_ids.pop(tuple(row[position] for position in positions), None)
-        results.append(pk is not None)
-        if pk is None:
-            continue  # (there already, or a row before it in ``instances`` had its key)
-        setattr(instance, model._meta.pk.attname, pk)
-        instance._state.db = alias
-        instance._state.adding = False
+            returned.extend(cursor.fetchall())
+    return rows, returned
+
+
+def _mark_inserted(instance: models.Model, alias: str, pk: Any, *, send_signals: bool) -> None:
+    """The instance is the row just inserted with key ``pk``, as ``save()`` leaves it."""
+    setattr(instance, type(instance)._meta.pk.attname, pk)
+    instance._state.db = alias
+    instance._state.adding = False
+    if send_signals:
         signals.post_save.send(
-            sender=model,
+            sender=type(instance),
             instance=instance,
             created=True,
             update_fields=None,
             raw=False,
             using=alias,
         )
-    return results
 
 
 @functools.cache
@@ -358,57 +399,6 @@ def _rows_statement(
         f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join([row] * count)}"  # noqa: S608 (names, not values)
         f"{conflict} RETURNING {returned}"
     )
-
-
-def insert_each(instances: Sequence[models.Model], *, using: str | None = None) -> None:
-    """New rows of one model inserted as ``bulk_create`` inserts them, and doing what it does
-    (each field's ``pre_save``, the related objects' ids, no signals; the new keys taken from
-    RETURNING in the rows' order, as Django takes them on both databases), by a multi-row
-    statement built once per model and row count where ``bulk_create`` compiles one every time.
-    A model or values it cannot take (an expression) go to ``bulk_create``.
-    """
-    if not instances:
-        return
-    model = type(instances[0])
-    if isinstance(model._default_manager.all(), ActionWrittenQuerySet):
-        ensure_in_action(model.__name__)  # (as its bulk_create would be)
-    alias = using or router.db_for_write(model, instance=instances[0])
-    statement = _insert_statement(model, alias)
-    if (
-        statement is None
-        or any(type(instance) is not model or instance.pk is not None for instance in instances)
-        or any(
-            hasattr(value, "resolve_expression")
-            for instance in instances
-            for value in instance.__dict__.values()
-        )
-    ):
-        model._default_manager.using(alias).bulk_create(instances)
-        return
-    database = connections[alias]
-    rows = []
-    for instance in instances:
-        instance._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
-        rows.append(
-            [
-                field.get_db_prep_save(field.pre_save(instance, add=True), database)
-                for field in statement.fields
-            ]
-        )
-    size = max(1, database.ops.bulk_batch_size(list(statement.fields), instances))
-    pk_name = model._meta.pk.attname
-    with transaction.mark_for_rollback_on_error(using=alias), database.cursor() as cursor:
-        for start in range(0, len(rows), size):
-            chunk = rows[start : start + size]
-            cursor.execute(
-                _rows_statement(model, alias, (), len(chunk)),
-                [value for row in chunk for value in row],
-            )
-            returned = cursor.fetchall()
-            for instance, (pk,) in zip(instances[start : start + size], returned, strict=True):
-                setattr(instance, pk_name, pk)
-                instance._state.db = alias
-                instance._state.adding = False
 
 
 def update_each(rows: Sequence[models.Model], field_names: Sequence[str]) -> None:
