@@ -1,4 +1,5 @@
-"""Helpers for tests that start real processes (a worker, a server) on the test's own database."""
+"""Helpers for tests: real processes (a worker, a server) on the test's own database, and the
+database's plan for a statement."""
 
 from __future__ import annotations
 
@@ -118,3 +119,17 @@ def running_server(
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
+
+
+def query_plan(sql: str) -> str:
+    """The database's plan for ``sql`` (its values inlined), one line: SQLite's EXPLAIN QUERY PLAN,
+    PostgreSQL's EXPLAIN with sequential scans and sorts priced out, since a test's few rows would
+    otherwise make them the cheaper plan whatever the indexes."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
+            return " | ".join(row[-1] for row in cursor.fetchall())
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute(f"EXPLAIN {sql}")
+        return " | ".join(row[0] for row in cursor.fetchall())

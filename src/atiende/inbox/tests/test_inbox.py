@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from atiende.accounts.actions import add_team_member
 from atiende.conversations.actions import receive_customer_message, start_conversation
+from atiende.core.testing import query_plan
 from atiende.inbox import queries
 from atiende.inbox.actions import mark_read
 from atiende.inbox.filters import InboxFilter, parse_query
@@ -506,18 +507,6 @@ def _conversation_scans(statements):
     ]
 
 
-def _plan(sql):
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
-            return " | ".join(row[-1] for row in cursor.fetchall())
-        # A handful of rows: without these a sequential scan and a sort would be cheaper.
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("SET LOCAL enable_sort = off")
-        cursor.execute(f"EXPLAIN {sql}")
-        return " | ".join(row[0] for row in cursor.fetchall())
-
-
 # The inbox indexes each view's scans may use (models.INBOX_INDEXES).
 _VIEW_INDEXES = {
     "mine": ("inbox_mine_", "inbox_any_mine_"),
@@ -540,7 +529,7 @@ def test_every_view_is_read_by_its_inbox_index_without_sorting(agent, world, vie
     assert scans
     for sql in scans:
         # (Each scan's SQL has its values inlined by Django's last_executed_query.)
-        plan = _plan(sql)
+        plan = query_plan(sql)
         assert any(index in plan for index in _VIEW_INDEXES[view]), plan
         assert "TEMP B-TREE" not in plan, plan
         assert "Sort" not in plan, plan
