@@ -152,6 +152,8 @@ class ActionWrittenModel(models.Model):
 class _Statement:
     sql: str
     fields: tuple[models.Field, ...]
+    # An INSERT's new key: returned by the statement (RETURNING), or else the cursor's lastrowid.
+    returns_key: bool = True
 
 
 @functools.cache
@@ -189,9 +191,15 @@ def _insert_statement(
         # (Both read it the same way: SQLite 3.24+ and PostgreSQL.)
         target = ", ".join(quote(str(meta.get_field(name).column)) for name in unless_present)  # type: ignore[union-attr]
         conflict = f" ON CONFLICT ({target}) DO NOTHING"
+    # SQLite runs RETURNING as a trigger on the statement, and for a table of many indexes that
+    # doubled a one-row insert (a conversation's: 47 -> 95 us, bench/README.md); the key of the
+    # one row a statement inserted is the connection's last rowid there, for nothing.
+    returns_key = database.vendor != "sqlite"
     return _Statement(
-        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}){conflict} {returning}",  # noqa: S608 (names, not values)
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}){conflict}"  # noqa: S608 (names, not values)
+        + (f" {returning}" if returns_key else ""),
         fields,
+        returns_key,
     )
 
 
@@ -220,10 +228,14 @@ def _insert(
         values.append(field.get_db_prep_save(field.pre_save(instance, add=True), database))
     with transaction.mark_for_rollback_on_error(using=alias), database.cursor() as cursor:
         cursor.execute(statement.sql, values)
-        inserted = cursor.fetchone()
-    if inserted is None:
+        if statement.returns_key:
+            inserted = cursor.fetchone()
+            pk = None if inserted is None else inserted[0]
+        else:
+            pk = cursor.lastrowid if cursor.rowcount == 1 else None
+    if pk is None:
         return False  # (ON CONFLICT DO NOTHING: the row was there)
-    _mark_inserted(instance, alias, inserted[0], send_signals=True)
+    _mark_inserted(instance, alias, pk, send_signals=True)
     return True
 
 

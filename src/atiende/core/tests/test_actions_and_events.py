@@ -166,15 +166,27 @@ def test_a_new_row_is_inserted_as_save_would_without_the_orms_compiler(
         customer.save()
         return customer
 
+    @action
+    def insert_other() -> Customer:
+        customer = Customer(brand=brand, crn="DEF2345", name="Otra Clienta")
+        customer.save()
+        return customer
+
     with CaptureQueriesContext(connection) as statements:
         customer = insert()
+        other = insert_other()
     assert orm_compilers == {"insert": 0, "update": 0}
-    written = [query["sql"].split()[0] for query in statements.captured_queries]
-    assert [verb for verb in written if verb not in ("SAVEPOINT", "RELEASE")] == ["INSERT"]
-    assert customer.pk is not None
+    written = [query["sql"] for query in statements.captured_queries]
+    inserts = [sql for sql in written if sql.split()[0] not in ("SAVEPOINT", "RELEASE")]
+    assert [sql.split()[0] for sql in inserts] == ["INSERT", "INSERT"]
+    # The new key: RETURNING on PostgreSQL; on SQLite, where RETURNING runs as a trigger and
+    # doubled a conversation's insert, the connection's last rowid.
+    assert ("RETURNING" in inserts[0]) == (connection.vendor != "sqlite")
+    assert customer.pk == Customer.objects.get(crn="ABC2345").pk
+    assert other.pk == Customer.objects.get(crn="DEF2345").pk != customer.pk
     assert not customer._state.adding
     assert customer._state.db == "default"
-    assert saves_seen == [("pre_save", None, None), ("post_save", True, None)]
+    assert saves_seen == [("pre_save", None, None), ("post_save", True, None)] * 2
     stored = Customer.objects.get(pk=customer.pk)
     assert (stored.brand_id, stored.crn, stored.name) == (brand.pk, "ABC2345", "Nueva Clienta")
     # auto_now_add, as the ORM sets it, on the instance and in the row alike.
@@ -235,7 +247,11 @@ def test_insert_unless_present_inserts_once_in_one_statement_and_the_transaction
     @action
     def insert_twice() -> tuple[bool, bool, int]:
         first = insert_unless_present(Customer(brand=brand, crn="ABC2345", name="Una"), ["crn"])
-        second = insert_unless_present(Customer(brand=brand, crn="ABC2345", name="Otra"), ["crn"])
+        clash = Customer(brand=brand, crn="ABC2345", name="Otra")
+        second = insert_unless_present(clash, ["crn"])
+        # Not inserted, so no key (on SQLite the last rowid is still the first row's).
+        assert clash.pk is None
+        assert clash._state.adding
         # The clash left the transaction usable (on PostgreSQL a failed INSERT would not).
         return first, second, Customer.objects.filter(crn="ABC2345").count()
 
