@@ -134,6 +134,13 @@ def _store_attachments(
     return stored
 
 
+def _require_content(text: str, attachments: Sequence[IncomingAttachment]) -> None:
+    if not text and not attachments:
+        raise ValidationError(
+            _("A message needs some text or an attachment."), code="empty_message"
+        )
+
+
 def _add_message(
     conversation: Conversation,
     *,
@@ -149,10 +156,7 @@ def _add_message(
 ) -> Message:
     """``body``: the text and the sanitised HTML, as :func:`_body` makes them."""
     text, safe_html = body
-    if not text and not attachments:
-        raise ValidationError(
-            _("A message needs some text or an attachment."), code="empty_message"
-        )
+    _require_content(text, attachments)
     message = Message.objects.create(
         brand_id=conversation.brand_id,
         conversation=conversation,
@@ -322,11 +326,14 @@ def start_conversation_with_message(
         )
     _check_channel(channel)
     _check_attachments(attachments)
+    body = _body(body_text, body_html)  # (sanitised once, for the preview and the message)
+    # Refused before a number is taken or a row written: an empty mail from a new sender is
+    # rejected without a case being opened and rolled back.
+    _require_content(body[0], attachments)
     at = created_at or timezone.now()
     (number,) = _next_numbers(brand)
     # The first message's preview is known before either row is written: the conversation is
     # inserted with it instead of updated after the message (one statement fewer).
-    body = _body(body_text, body_html)  # (sanitised once, for the preview and the message)
     preview = preview_line(body[0])
     if not preview and attachments:
         preview = safe_filename(attachments[0].filename)

@@ -315,6 +315,27 @@ def test_an_empty_message_is_refused(ctx):
         )
 
 
+def test_an_empty_first_message_is_refused_before_anything_is_written(ctx):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with (
+        CaptureQueriesContext(connection) as statements,
+        pytest.raises(ValidationError, match="needs some text"),
+    ):
+        actions.start_conversation_with_message(
+            brand=ctx["conversation"].brand,
+            customer=ctx["conversation"].customer,
+            channel="email",
+            actor=ctx["system"],
+            subject="Vacío",
+            body_html="<p> </p>",
+        )
+    verbs = {query["sql"].split()[0] for query in statements.captured_queries}
+    # No number taken, no row written (what a savepoint would have had to undo).
+    assert verbs <= {"SAVEPOINT", "RELEASE", "ROLLBACK", "SELECT"}
+
+
 def test_hostile_html_is_sanitised_before_it_is_stored(ctx):
     message = actions.receive_customer_message(
         conversation=ctx["conversation"],
