@@ -174,32 +174,44 @@ def _insert_statement(
     ):
         return None
     database = connections[alias]
+    if not database.features.can_return_columns_from_insert:
+        return None  # (a database without INSERT ... RETURNING: the ORM's way)
     fields = tuple(
         field
         for field in meta.local_concrete_fields
         if not field.generated and field is not meta.auto_field
     )
-    quote = database.ops.quote_name
-    # (Both backends we run on define it: SQLite 3.35+ and PostgreSQL.)
-    returning, returning_params = database.ops.return_insert_columns([meta.pk])  # type: ignore[attr-defined]
-    if not returning or returning_params:
-        return None  # (a database without INSERT ... RETURNING: the ORM's way)
-    columns = ", ".join(quote(str(field.column)) for field in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    conflict = ""
-    if unless_present:
-        # (Both read it the same way: SQLite 3.24+ and PostgreSQL.)
-        target = ", ".join(quote(str(meta.get_field(name).column)) for name in unless_present)  # type: ignore[union-attr]
-        conflict = f" ON CONFLICT ({target}) DO NOTHING"
     # SQLite runs RETURNING as a trigger on the statement, and for a table of many indexes that
-    # doubled a one-row insert (a conversation's: 47 -> 95 us, bench/README.md); the key of the
-    # one row a statement inserted is the connection's last rowid there, for nothing.
+    # doubled a one-row insert (a conversation's, bench/insert_returning.py); the key of the one
+    # row a statement inserted is the connection's last rowid there, for nothing.
     returns_key = database.vendor != "sqlite"
+    returned = (meta.pk,) if returns_key else ()
     return _Statement(
-        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders}){conflict}"  # noqa: S608 (names, not values)
-        + (f" {returning}" if returns_key else ""),
-        fields,
-        returns_key,
+        _insert_sql(model, alias, fields, unless_present, 1, returned), fields, returns_key
+    )
+
+
+def _insert_sql(
+    model: type[models.Model],
+    alias: str,
+    fields: Sequence[models.Field],
+    unless_present: tuple[str, ...],
+    count: int,
+    returned: Sequence[Any],
+) -> str:
+    """``INSERT`` of ``count`` rows of ``fields``, doing nothing for a row whose
+    ``unless_present`` values exist (ON CONFLICT: SQLite 3.24+ and PostgreSQL read it alike), and
+    returning the ``returned`` fields of each row inserted."""
+    meta = model._meta
+    quote = connections[alias].ops.quote_name
+    columns = ", ".join(quote(str(field.column)) for field in fields)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    target = ", ".join(quote(str(meta.get_field(name).column)) for name in unless_present)  # type: ignore[union-attr]
+    conflict = f" ON CONFLICT ({target}) DO NOTHING" if unless_present else ""
+    returning = ", ".join(quote(str(field.column)) for field in returned)
+    return (
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join([row] * count)}"  # noqa: S608 (names, not values)
+        f"{conflict}{f' RETURNING {returning}' if returning else ''}"
     )
 
 
@@ -400,17 +412,8 @@ def _rows_statement(
     statement = _insert_statement(model, alias, unless_present)
     assert statement is not None  # (the caller checked)
     meta = model._meta
-    quote = connections[alias].ops.quote_name
-    columns = ", ".join(quote(str(field.column)) for field in statement.fields)
-    row = "(" + ", ".join(["%s"] * len(statement.fields)) + ")"
     key = [meta.get_field(name) for name in unless_present]
-    target = ", ".join(quote(str(field.column)) for field in key)  # type: ignore[union-attr]
-    conflict = f" ON CONFLICT ({target}) DO NOTHING" if key else ""
-    returned = ", ".join(quote(str(field.column)) for field in [meta.pk, *key])  # type: ignore[union-attr]
-    return (
-        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {', '.join([row] * count)}"  # noqa: S608 (names, not values)
-        f"{conflict} RETURNING {returned}"
-    )
+    return _insert_sql(model, alias, statement.fields, unless_present, count, [meta.pk, *key])
 
 
 def update_each(rows: Sequence[models.Model], field_names: Sequence[str]) -> None:
