@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import email.utils
+import gc
 import io
 import json
 import os
@@ -475,6 +476,29 @@ def counting_statements(timed: dict[str, list[float]] | None = None) -> Iterator
 _SAVEPOINT_NAME = re.compile(r' "s\d+_x\d+"')
 
 
+@contextmanager
+def collecting_garbage() -> Iterator[dict[str, Any]]:
+    """The cyclic garbage collector's passes while the body runs: how many of each generation,
+    and the seconds they took (``gc.callbacks``)."""
+    figures: dict[str, Any] = {"seconds": 0.0, "collections": [0, 0, 0]}
+    started = 0.0
+
+    def observe(phase: str, info: dict[str, int]) -> None:
+        nonlocal started
+        if phase == "start":
+            started = time.perf_counter()
+        else:
+            figures["seconds"] += time.perf_counter() - started
+            figures["collections"][info["generation"]] += 1
+
+    gc.callbacks.append(observe)
+    try:
+        yield figures
+    finally:
+        gc.callbacks.remove(observe)
+        figures["seconds"] = round(figures["seconds"], 3)
+
+
 def statement_times(timed: dict[str, list[float]], shown: int) -> list[dict[str, Any]]:
     """The ``shown`` statement shapes that took longest in all, as run through Django's cursor
     (SQLite's own work and the driver's; the ORM's building of them is not in it)."""
@@ -546,7 +570,13 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
         if profiler is not None:
             profiler.enable()
         timed: dict[str, list[float]] | None = {} if options.statement_times else None
-        with counting_statements(timed) as statements:
+        if options.gc_freeze_threshold:
+            # An experiment (not what the worker does): what is loaded so far left out of every
+            # collection, and the young generation collected less often.
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(options.gc_freeze_threshold, *gc.get_threshold()[1:])
+        with counting_statements(timed) as statements, collecting_garbage() as garbage:
             process(ids, options.batch_size, options.quiet, via_tasks=options.via_tasks)
         if profiler is not None:
             profiler.disable()
@@ -565,6 +595,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
             "store": _rates(len(mails), store_s, store_cpu),
             "process": _rates(len(ids), process_s, process_cpu),
             "end_to_end": _rates(len(mails), finished - started, store_cpu + process_cpu),
+            "garbage_collection": garbage,
             "stages": stage_figures(ids),
             "outcomes": outcome_counts(ids),
             # The tasks path runs process_inbound per message: counted as such.
@@ -641,6 +672,13 @@ def print_report(result: dict[str, Any]) -> None:
         "  outcomes: "
         + ", ".join(f"{key} {value}" for key, value in sorted(result["outcomes"].items()))
     )
+    if "garbage_collection" in result:
+        garbage = result["garbage_collection"]
+        young, middle, full = garbage["collections"]
+        print(
+            f"  garbage collection while processing: {garbage['seconds']:.3f} s "
+            f"({young} young, {middle} middle, {full} full passes)"
+        )
     queries = result["queries_per_message"]
     print(f"  SQL statements per message: store {queries['store']}, process {queries['process']}")
     if "process_statements_per_message" in result:
@@ -667,6 +705,9 @@ def median_of(results: list[dict[str, Any]]) -> dict[str, Any]:
         merged["process_statements_per_message"] = statistics.median(
             result["process_statements_per_message"] for result in results
         )
+    merged["garbage_collection"]["seconds"] = statistics.median(
+        result["garbage_collection"]["seconds"] for result in results
+    )
     for name, figures in merged["stages"].items():
         for key in ("median_ms", "p95_ms", "total_s"):
             figures[key] = statistics.median(
@@ -761,6 +802,14 @@ def main() -> None:
         "--setup-only",
         action="store_true",
         help="only make a SQLite database and the brand (what bench/sqlite_work.py subtracts)",
+    )
+    parser.add_argument(
+        "--gc-freeze-threshold",
+        type=int,
+        default=0,
+        metavar="N",
+        help="an experiment: gc.freeze() what is loaded before processing and collect the "
+        "young generation every N allocations",
     )
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")

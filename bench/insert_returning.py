@@ -1,0 +1,105 @@
+"""What a one-row INSERT costs on SQLite with and without RETURNING, and through Django's cursor.
+
+    .venv/bin/python bench/insert_returning.py            # a database of 1,000 processed mails
+    .venv/bin/python bench/insert_returning.py -n 2000 --rounds 5
+
+Makes a database as ``bench/ingest.py`` does (migrations, a brand, ``-n`` generated mails stored
+and processed), then, for the conversation, message and customer-identity tables, inserts
+``--rows`` copies of existing rows (their unique values changed) in a loop, in a transaction
+rolled back afterwards: through Python's ``sqlite3`` without RETURNING, with ``RETURNING id``,
+and through Django's cursor (``%s`` placeholders, no RETURNING: how ``core.actions`` inserts a
+row on SQLite). The three ways alternate ``--rounds`` times; the medians are printed, in µs per
+row. Compare with ``bench/ingest.py --statement-times``, where the same statements run among the
+others of the chain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import ingest  # (bench/ingest.py: the same database as its runs)
+
+TABLES = {
+    # table: the columns whose values must differ from row to row (unique keys)
+    "conversations_conversation": ("number",),
+    "conversations_message": ("external_id",),
+    "customers_customeridentity": ("value",),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", type=int, default=1000, help="generated mails processed first")
+    parser.add_argument("--rows", type=int, default=1000, help="rows inserted per loop")
+    parser.add_argument("--rounds", type=int, default=5, help="alternations of the three ways")
+    options = parser.parse_args()
+
+    ingest.setup_django("", Path(tempfile.mkdtemp(prefix="atiende-bench-")))
+    brand = ingest.create_brand()
+    from django.db import connection, transaction
+
+    from atiende.channels.email.intake import receive_emails
+    from atiende.pipeline.actions import process_inbound_batch
+
+    mails = ingest.generate(options.n)
+    receipts = []
+    for start in range(0, len(mails), 100):
+        receipts += receive_emails([(brand, raw, "bench") for raw in mails[start : start + 100]])
+    process_inbound_batch([receipt.inbound.pk for receipt in receipts if receipt.created])
+
+    connection.ensure_connection()
+    raw = connection.connection
+    machine = ingest.machine("")
+    print(
+        f"{machine['cpu']}, {machine['cores']} cores, Python {machine['python']}, "
+        f"SQLite {machine['sqlite']}"
+    )
+    print(f"µs per one-row INSERT, median of {options.rounds} loops of {options.rows} rows")
+    print(f"{'table':32} {'plain':>8} {'RETURNING':>10} {'Django':>8}")
+    serial = 10**8
+    for table, unique in TABLES.items():
+        columns = [row[1] for row in raw.execute(f"PRAGMA table_info({table})")][1:]
+        model_row = raw.execute(f"SELECT * FROM {table} ORDER BY id DESC LIMIT 1").fetchone()[1:]  # noqa: S608
+        changing = [columns.index(column) for column in unique]
+        names = ", ".join(columns)
+        plain = f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})"  # noqa: S608
+        django_sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})"  # noqa: S608
+        timings: dict[str, list[float]] = {"plain": [], "returning": [], "django": []}
+        for _round in range(options.rounds):
+            for way in timings:
+                values = []
+                for _row in range(options.rows):
+                    serial += 1
+                    row = list(model_row)
+                    for position in changing:
+                        row[position] = serial if isinstance(row[position], int) else f"{serial}x"
+                    values.append(row)
+                with transaction.atomic():
+                    started = time.perf_counter()
+                    for row in values:
+                        if way == "plain":
+                            raw.execute(plain, row)
+                        elif way == "returning":
+                            raw.execute(plain + " RETURNING id", row).fetchone()
+                        else:
+                            with connection.cursor() as cursor:
+                                cursor.execute(django_sql, row)
+                    elapsed = time.perf_counter() - started
+                    transaction.set_rollback(True)
+                timings[way].append(elapsed / options.rows * 1e6)
+        medians = {way: statistics.median(values) for way, values in timings.items()}
+        print(
+            f"{table:32} {medians['plain']:8.1f} {medians['returning']:10.1f} "
+            f"{medians['django']:8.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
