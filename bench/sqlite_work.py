@@ -14,7 +14,12 @@ own counting afterwards, the same for every tree). Each run takes minutes: Pytho
 runs about fifty times slower. ``PYTHONHASHSEED`` is fixed so that both runs of a tree do the same.
 
 ``--whole-process`` counts every instruction of the two runs instead (Python's work too: for a
-change on the Python side), at the same repeatability.
+change on the Python side). The setup it subtracts is most of that count and itself varies by
+about one per cent between runs, as much as a small change.
+
+``--end-to-end`` counts every instruction of storing and processing alone (Python's and
+SQLite's): one run per tree, marked by ``bench/callgrind_marks.py``, nothing subtracted; the
+trees run side by side, two at a time.
 
 Needs valgrind (Debian's package; on every machine here).
 """
@@ -32,24 +37,36 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def instructions(tree: Path, arguments: list[str], *, whole_process: bool = False) -> int:
-    """Instructions callgrind counted below sqlite3_step (or in the whole process) for
-    bench/ingest.py ``arguments``."""
-    only_sqlite = [] if whole_process else ["--collect-atstart=no", "--toggle-collect=sqlite3_step"]
+def instructions(
+    tree: Path, arguments: list[str], *, whole_process: bool = False, marked: bool = False
+) -> int:
+    """Instructions callgrind counted below sqlite3_step (or in the whole process, or in its
+    part that bench/ingest.py marks: storing and processing) for bench/ingest.py ``arguments``."""
+    if marked:
+        collect = ["--collect-atstart=no"]
+    elif whole_process:
+        collect = []
+    else:
+        collect = ["--collect-atstart=no", "--toggle-collect=sqlite3_step"]
     with tempfile.TemporaryDirectory(prefix="atiende-callgrind-") as scratch:
         completed = subprocess.run(  # noqa: S603  (valgrind, this venv's Python, the bench)
             [  # noqa: S607
                 "valgrind",
                 "--tool=callgrind",
                 f"--callgrind-out-file={scratch}/out",
-                *only_sqlite,
+                *collect,
                 sys.executable,
                 str(tree / "bench" / "ingest.py"),
                 *arguments,
                 "--quiet",
             ],
             cwd=tree,
-            env={**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(tree / "src")},
+            env={
+                **os.environ,
+                "PYTHONHASHSEED": "0",
+                "PYTHONPATH": str(tree / "src"),
+                "ATIENDE_CALLGRIND_MARKS": "1" if marked else "0",
+            },
             capture_output=True,
             text=True,
             check=True,
@@ -85,8 +102,16 @@ def main() -> None:
         action="store_true",
         help="count every instruction of the process (Python's too), not only SQLite's",
     )
+    parser.add_argument(
+        "--end-to-end",
+        action="store_true",
+        help="count every instruction of storing and processing alone (one run per tree)",
+    )
     options = parser.parse_args()
     trees = options.tree or [ROOT]
+    if options.end_to_end:
+        end_to_end(trees, options.n)
+        return
     what = "every instruction" if options.whole_process else "SQLite instructions"
     print(f"{what} (millions), bench/ingest.py -n {options.n}")
     print(f"{'tree':<40} {'whole run':>10} {'setup':>10} {'store+process':>14}")
@@ -95,6 +120,17 @@ def main() -> None:
         print(
             f"{tree!s:<40} {whole / 1e6:>10.1f} {setup / 1e6:>10.1f} {(whole - setup) / 1e6:>14.1f}"
         )
+
+
+def end_to_end(trees: list[Path], count: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    run = ["-n", str(count), "--store-together", "100"]
+    print(f"every instruction storing and processing (millions), bench/ingest.py -n {count}")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        counts = [pool.submit(instructions, tree.resolve(), run, marked=True) for tree in trees]
+        for tree, counted in zip(trees, counts, strict=True):
+            print(f"{tree!s:<40} {counted.result() / 1e6:>14.1f}")
 
 
 if __name__ == "__main__":
