@@ -5,9 +5,9 @@ worker that holds no connection yet must count in the even share, or it would ne
 one). See ``core/serving.py``. Tests and other servers import ``config/asgi.py`` and do neither."""
 
 from atiende.config.asgi import application
-from atiende.core.serving import connection_table, freeze_loaded_objects
+from atiende.core.serving import connection_table, freeze_loaded_application
 
 connection_table()
-freeze_loaded_objects()
+freeze_loaded_application()
 
 __all__ = ["application"]

@@ -21,16 +21,15 @@ they are long-lived and cost nothing while idle.
 collector walks every object the process holds, with the GIL held, and every request on that
 worker waits: with Django, the apps, the URLconf and the API's schemas loaded, that is over a
 hundred thousand objects, and the API's p99 showed the stalls (bench/README.md).
-``freeze_loaded_objects`` loads the URLconf (and with it every view and schema), collects once
-and freezes what is left: those objects are never walked again and a full collection walks
-only what requests made since.
+``freeze_loaded_application`` loads the URLconf (and with it every view and schema), then
+freezes what is loaded (``core/collector.py``): those objects are never walked again and a full
+collection walks only what requests made since.
 """
 
 from __future__ import annotations
 
 import asyncio
 import fcntl
-import gc
 import logging
 import math
 import mmap
@@ -40,6 +39,8 @@ import tempfile
 from pathlib import Path
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from atiende.core.collector import freeze_loaded_objects
 
 logger = logging.getLogger(__name__)
 
@@ -189,12 +190,10 @@ class BalancedHttpProtocol(HttpToolsProtocol):
                 table.closed(leaving=self._leaving)
 
 
-def freeze_loaded_objects() -> None:
-    """Load the URLconf, collect once, and move every object left out of the collector's
-    generations (see the module's docstring). For a server process, after the application is
-    loaded; the objects frozen stay for the life of the process, as they would anyway."""
+def freeze_loaded_application() -> None:
+    """Load the URLconf, then freeze every object loaded (:mod:`atiende.core.collector`). For a
+    server process, after the application is loaded."""
     from django.urls import get_resolver
 
     get_resolver().url_patterns  # noqa: B018  (imports every view, router and schema)
-    gc.collect()
-    gc.freeze()
+    freeze_loaded_objects()

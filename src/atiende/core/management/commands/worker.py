@@ -8,7 +8,8 @@ may finish for up to ``--shutdown-timeout`` seconds. SIGINT (Ctrl-C) stops at on
 task's transaction rolls back and huey reports it as interrupted.
 
 On start a worker queues the recovery of inbound messages that a killed worker left half-done
-(``pipeline.tasks.recover_inbound_task``), so they do not wait for the minute's sweep.
+(``pipeline.tasks.recover_inbound_task``), so they do not wait for the minute's sweep, and
+freezes what it has loaded out of the garbage collector's reach (``core/collector.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from typing import Any, cast
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils.module_loading import autodiscover_modules
+
+from atiende.core.collector import freeze_loaded_objects
 
 
 class Command(BaseCommand):
@@ -54,6 +58,10 @@ class Command(BaseCommand):
         from atiende.pipeline.tasks import recover_inbound_task
 
         recover_inbound_task()
+        # What the consumer would import as it starts (every app's tasks), imported first, so
+        # that it is frozen out of the collector's reach with the rest (core/collector.py).
+        autodiscover_modules("tasks")
+        freeze_loaded_objects()
         call_command(
             "run_huey",
             workers=options["threads"],
