@@ -128,10 +128,29 @@ def _store_attachments(
         )
         # Storage writes happen inside the transaction; a rollback leaves an orphan file at a
         # content-addressed path, never a row pointing at a missing file.
-        attachment.file.save(filename, ContentFile(incoming.content), save=False)
+        _store_content(attachment, incoming)
         attachment.save()
         stored.append(attachment)
     return stored
+
+
+def _store_content(attachment: Attachment, incoming: IncomingAttachment) -> None:
+    """Give ``attachment`` its file: the one already at its content address when the same bytes
+    were stored before (a signature's logo in every mail, a document sent again), else a new one.
+
+    The address is the bytes' SHA-256 under the brand, so a file there holds these bytes unless
+    its writing was cut short (a crash, a full disk): the storage writes a new file from its
+    first byte, so a cut-short one is shorter, and one of another size is never taken. (Files
+    are never deleted while a row may name them: nothing deletes attachment files.) Without
+    this, the storage saw the name taken and wrote the same bytes again under a random suffix,
+    every time they came.
+    """
+    storage = attachment.file.storage
+    address = attachment.file.field.generate_filename(attachment, attachment.filename)
+    if storage.exists(address) and storage.size(address) == incoming.size:
+        attachment.file.name = address
+        return
+    attachment.file.save(attachment.filename, ContentFile(incoming.content), save=False)
 
 
 def _require_content(text: str, attachments: Sequence[IncomingAttachment]) -> None:

@@ -1,5 +1,6 @@
 """Every conversation action writes exactly one event; nothing writes conversations outside actions."""
 
+import hashlib
 from collections import Counter
 from datetime import timedelta
 
@@ -556,3 +557,48 @@ def test_a_new_conversations_html_is_sanitised_once_for_its_preview_and_its_mess
     assert "onclick" not in message.body_html
     assert message.body_text == "Mi pedido no llega"
     assert conversation.last_message_preview == "Mi pedido no llega"
+
+
+def test_the_same_bytes_attached_again_share_one_stored_file(ctx, settings):
+    """A file is content-addressed: the same bytes sent again (a signature's logo, a document
+    forwarded) are stored once and named by every attachment that holds them."""
+    logo = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+
+    def receive(name: str) -> Attachment:
+        message = actions.receive_customer_message(
+            conversation=ctx["conversation"],
+            channel="email",
+            actor=ctx["system"],
+            body_text="Adjunto el logo.",
+            attachments=[IncomingAttachment(name, logo, "image/png")],
+        )
+        return message.attachments.get()
+
+    first, second = receive("logo.png"), receive("firma.png")
+    assert first.file.name == second.file.name
+    assert [first.filename, second.filename] == ["logo.png", "firma.png"]
+    stored = [path for path in (settings.MEDIA_ROOT / "attachments").rglob("*") if path.is_file()]
+    assert len(stored) == 1
+    with second.file.open("rb") as handle:
+        assert handle.read() == logo
+
+
+def test_a_cut_short_file_at_the_content_address_is_not_taken(ctx, settings):
+    """A file whose writing was cut short (a crash) holds fewer bytes: a new attachment with
+    those bytes gets a complete file of its own."""
+    content = b"%PDF-1.4\n" + b"0123456789" * 300
+    digest = hashlib.sha256(content).hexdigest()
+    address = settings.MEDIA_ROOT / "attachments" / str(ctx["conversation"].brand_id) / digest[:2]
+    address.mkdir(parents=True)
+    (address / digest).write_bytes(content[:1000])
+    message = actions.receive_customer_message(
+        conversation=ctx["conversation"],
+        channel="email",
+        actor=ctx["system"],
+        body_text="La factura.",
+        attachments=[IncomingAttachment("factura.pdf", content, "application/pdf")],
+    )
+    attachment = message.attachments.get()
+    assert attachment.file.name != f"attachments/{ctx['conversation'].brand_id}/{digest[:2]}/{digest}"
+    with attachment.file.open("rb") as handle:
+        assert handle.read() == content
