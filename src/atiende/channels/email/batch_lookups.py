@@ -220,6 +220,13 @@ def conversation_for_ids(brand_id: int, ids: Sequence[str]) -> tuple[Conversatio
     return (Conversation.from_db(DEFAULT_DB_ALIAS, CONVERSATION_FIELDS, row),)
 
 
+def unwritten_in_batch(conversation: Conversation) -> bool:
+    """Whether no message of the running batch has written ``conversation`` so far: a copy the
+    chain read in the batch's transaction then still holds. False outside a batch, where no
+    write is noted."""
+    return in_batch() and not written_in_batch(("conversation", conversation.pk))
+
+
 def is_own_address(brand_id: int, sender: str) -> bool | None:
     """``sender`` is one of our addresses (of any brand); None: ask. The chain writes none."""
     prepared = prepared_for(brand_id)

@@ -228,6 +228,9 @@ def apply_status(context: InboundContext) -> None:
         )
         context.conclude(InboundOutcome.CREATED)
     else:
+        # The thread stage read the conversation in this transaction (the batch's or the
+        # message's own), of this brand.
+        conversation.brand = context.brand
         message = conversation_actions.receive_customer_message(
             conversation=conversation,
             channel=CHANNEL,
@@ -238,6 +241,7 @@ def apply_status(context: InboundContext) -> None:
             attachments=attachments,
             external_id=external_id,
             created_at=arrival,
+            conversation_is_current=batch_lookups.unwritten_in_batch(conversation),
         )
         context.conclude(
             InboundOutcome.APPENDED

@@ -18,6 +18,7 @@ from atiende.channels.email import stages
 from atiende.channels.email.guard import RATE_LIMIT
 from atiende.channels.email.intake import receive_email
 from atiende.channels.email.models import EmailAddress
+from atiende.conversations.actions import assign_conversation, change_status
 from atiende.conversations.models import Message
 from atiende.core import realtime
 from atiende.core.actors import system_actor
@@ -523,3 +524,60 @@ def test_a_batchs_events_are_inserted_together_at_its_end_as_of_when_they_happen
         f"customer_event:{event.pk}" for event in customer_events
     }
     assert set(WebhookDelivery.objects.values_list("event_id", flat=True)) == expected
+
+
+def test_a_reply_in_a_batch_takes_its_conversation_as_the_batch_read_it_on_sqlite(
+    brand, agent, system, support_addresses
+):
+    """On SQLite the batch's transaction holds the write lock from its start, so the
+    conversation the batch read is the row a locked re-read would find: it is not read again
+    (PostgreSQL reads it again, under FOR UPDATE). What the replies change is the same either
+    way, a second reply to the same conversation in the batch included."""
+    first = store(brand, [mail("Inés <ines@example.com>", "i1@example.com")])
+    process_inbound(first[0])
+    conversation = InboundMessage.objects.get(pk=first[0]).conversation
+    assert conversation is not None
+    assign_conversation(conversation=conversation, assignee=agent, actor=system)
+    change_status(conversation=conversation, status="solved", actor=system)
+    raws = [
+        mail("Inés <ines@example.com>", "i2@example.com", in_reply_to="i1@example.com",
+             body="Sigue sin llegar."),
+        mail("Inés <ines@example.com>", "i3@example.com", in_reply_to="i1@example.com",
+             body="¿Alguna novedad?"),
+    ]  # fmt: skip
+    ids = store(brand, raws)
+    with CaptureQueriesContext(connection) as queries:
+        process_inbound_batch(ids)
+    locked_reads = statements_containing(
+        queries, 'FROM "conversations_conversation" INNER JOIN "brands_brand"'
+    )
+    # The first reply's copy is the batch's. The second reply's conversation was written by the
+    # first, which the batch noted: it is read again under the lock, on both databases.
+    assert len(locked_reads) == (1 if connection.vendor == "sqlite" else 2)
+    conversation.refresh_from_db()
+    assert conversation.status == "open"  # reopened by the first reply
+    assert conversation.solved_at is None
+    assert conversation.assignee_id == agent.pk  # what the batch did not change is kept
+    assert conversation.last_message_preview == "¿Alguna novedad?"
+    assert [row.outcome for row in InboundMessage.objects.filter(pk__in=ids)] == [
+        InboundOutcome.APPENDED,
+        InboundOutcome.APPENDED,
+    ]
+    assert conversation.messages.count() == 3
+
+
+def test_a_reply_processed_on_its_own_is_read_again_under_a_lock(brand, support_addresses):
+    """Outside a batch nothing notes what the chain's stages wrote, so the copy the thread
+    stage read is not trusted: the conversation is read again under a lock."""
+    first = store(brand, [mail("Inés <ines@example.com>", "i1@example.com")])
+    process_inbound(first[0])
+    reply = store(
+        brand, [mail("Inés <ines@example.com>", "i2@example.com", in_reply_to="i1@example.com")]
+    )
+    with CaptureQueriesContext(connection) as queries:
+        process_inbound(reply[0])
+    locked_reads = statements_containing(
+        queries, 'FROM "conversations_conversation" INNER JOIN "brands_brand"'
+    )
+    assert len(locked_reads) == 1
+    assert InboundMessage.objects.get(pk=reply[0]).outcome == InboundOutcome.APPENDED
