@@ -420,6 +420,18 @@ def outcome_counts(ids: list[int]) -> dict[str, int]:
     return dict(Counter(f"{status}:{outcome}" if outcome else status for status, outcome in rows))
 
 
+def attachment_storage(ids: list[int]) -> dict[str, int]:
+    """The processed mail's attachment rows, and the files they name (the same bytes are one
+    file where storage shares them)."""
+    from atiende.conversations.models import Attachment
+    from atiende.pipeline.models import InboundMessage
+
+    messages = InboundMessage.objects.filter(pk__in=ids).values("message_id")
+    names = Attachment.objects.filter(message__in=messages).values_list("file", flat=True)
+    listed = list(names)
+    return {"rows": len(listed), "files": len(set(listed))}
+
+
 def queries_per_message(
     brand: Any,
     mails: list[tuple[str, bytes]],
@@ -607,6 +619,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
             "garbage_collection": garbage,
             "stages": stage_figures(ids),
             "outcomes": outcome_counts(ids),
+            "attachments": attachment_storage(ids),
             # The tasks path runs process_inbound per message: counted as such.
             # Every statement the processing above ran (the count below is of a small extra
             # sample, whose senders and threads mostly begin within it).
@@ -688,6 +701,9 @@ def print_report(result: dict[str, Any]) -> None:
             f"  garbage collection while processing: {garbage['seconds']:.3f} s "
             f"({young} young, {middle} middle, {full} full passes)"
         )
+    if "attachments" in result:
+        stored = result["attachments"]
+        print(f"  attachments: {stored['rows']} rows naming {stored['files']} stored files")
     queries = result["queries_per_message"]
     print(f"  SQL statements per message: store {queries['store']}, process {queries['process']}")
     if "process_statements_per_message" in result:
