@@ -389,6 +389,28 @@ def test_import_mail_processes_in_batches_and_reports_in_reading_order(
     assert Message.objects.filter(brand=brand).count() == 5
 
 
+def test_import_mail_stores_each_mbox_message_byte_for_byte(brand, support_address, tmp_path):
+    """What an mbox holds between its "From " lines is stored as it is: not parsed and written
+    out again, which folded a long header anew and put a blank line before a malformed one (so
+    that it, and everything after it, became the body)."""
+    long_header = (
+        b"From: Lucia <lucia@example.com>\nTo: soporte@tiendasol.test\nSubject: Factura\n"
+        b"Message-ID: <crudo1@example.com>\nX-Referencia: " + b"x" * 120 + b"\n\nLa factura.\n"
+    )
+    malformed = (
+        b"From: Lucia <lucia@example.com>\nTo: soporte@tiendasol.test\nSubject: Otra\n"
+        b"Message-ID: <crudo2@example.com>\nUna linea sin dos puntos\n\nOtra pregunta.\n"
+    )
+    archive = tmp_path / "crudo.mbox"
+    archive.write_bytes(
+        b"From lucia@example.com Mon Nov 23 10:00:00 2026\n" + long_header + b"\n"
+        b"From lucia@example.com Mon Nov 23 11:00:00 2026\n" + malformed + b"\n"
+    )
+    call_command("import_mail", str(archive), "--brand", brand.slug)
+    stored = [bytes(row.raw) for row in InboundMessage.objects.order_by("pk")]
+    assert stored == [long_header, malformed]
+
+
 def test_import_mail_reports_each_message_and_a_second_import_changes_nothing(
     brand, support_address, tmp_path, capsys
 ):
