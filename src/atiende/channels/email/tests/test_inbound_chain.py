@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from atiende.channels.email.intake import receive_email
@@ -448,9 +450,20 @@ def test_import_mail_reports_each_message_and_a_second_import_changes_nothing(
         if line["status"] in {"created", "appended"}
     )
     counts = (Conversation.objects.count(), Message.objects.count(), InboundMessage.objects.count())
-    call_command("import_mail", str(tmp_path), "--brand", brand.slug, "--json")
+    with CaptureQueriesContext(connection) as queries:
+        call_command("import_mail", str(tmp_path), "--brand", brand.slug, "--json")
     again = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert {line["status"] for line in again} == {"duplicate"}
+    # Reported as the first import reported them, what they became read for all at once.
+    assert sorted((line["file"], line["conversation"], line["message_id"]) for line in again) == (
+        sorted((line["file"], line["conversation"], line["message_id"]) for line in lines)
+    )
+    one_by_one = [
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].startswith("SELECT") and 'FROM "conversations_' in query["sql"]
+    ]
+    assert one_by_one == []
     assert (
         Conversation.objects.count(),
         Message.objects.count(),

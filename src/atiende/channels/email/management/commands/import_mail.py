@@ -116,14 +116,20 @@ class Command(BaseCommand):
         stored = [(result, next(receipts) if mail else None) for result, mail in waiting]
         new_ids = [receipt.inbound.pk for _result, receipt in stored if receipt and receipt.created]
         processed = {row.pk: row for row in process_inbound_batch(new_ids)}
+        # Each message delivered before, as it stands now (its conversation's number, its
+        # Message-ID), read for all of them at once: read one by one, a second import of an
+        # archive took two queries per message.
+        repeated = [
+            receipt.inbound.pk for _result, receipt in stored if receipt and not receipt.created
+        ]
+        earlier = _as_reported(repeated)
         reports = []
         for result, receipt in stored:
             if receipt is not None:
-                inbound = receipt.inbound
-                if receipt.created:
-                    # As processed here, or, if someone else (a worker's sweep) did it meanwhile,
-                    # as it stands now.
-                    inbound = processed.get(inbound.pk) or InboundMessage.objects.get(pk=inbound.pk)
+                pk = receipt.inbound.pk
+                # As processed here, or else as it stands now (a worker's sweep may have
+                # processed a new one meanwhile).
+                inbound = processed.get(pk) or earlier.get(pk) or _as_reported([pk])[pk]
                 self._describe(result, receipt, inbound)
             reports.append(result)
         return reports
@@ -147,6 +153,24 @@ class Command(BaseCommand):
             if status in {InboundOutcome.REJECTED, "needs_attention"}
             else None,
         )
+
+
+def _as_reported(inbound_ids: list[int]) -> dict[int, InboundMessage]:
+    """The rows as a report describes them, with their conversation's number and their message's
+    Message-ID (not the raw mail, nor the message's text)."""
+    if not inbound_ids:
+        return {}
+    return (
+        InboundMessage.objects.select_related("conversation", "message")
+        .only(
+            "outcome",
+            "error",
+            "dedupe_key",
+            "conversation__number",
+            "message__external_id",
+        )
+        .in_bulk(inbound_ids)
+    )
 
 
 def _message_id(dedupe_key: str) -> str | None:
