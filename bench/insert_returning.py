@@ -8,9 +8,10 @@ and processed), then, for the conversation, message and customer-identity tables
 ``--rows`` copies of existing rows (their unique values changed) in a loop, in a transaction
 rolled back afterwards: through Python's ``sqlite3`` without RETURNING, with ``RETURNING id``,
 and through Django's cursor (``%s`` placeholders, no RETURNING: how ``core.actions`` inserts a
-row on SQLite). The three ways alternate ``--rounds`` times; the medians are printed, in µs per
-row. Compare with ``bench/ingest.py --statement-times``, where the same statements run among the
-others of the chain.
+row on SQLite); and all ``--rows`` at once by one ``executemany`` (how rows written together
+at a batch's end would go). The ways alternate ``--rounds`` times; the medians are printed, in
+µs per row. Compare with ``bench/ingest.py --statement-times``, where the same statements run
+among the others of the chain.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def main() -> None:
         f"SQLite {machine['sqlite']}"
     )
     print(f"µs per one-row INSERT, median of {options.rounds} loops of {options.rows} rows")
-    print(f"{'table':32} {'plain':>8} {'RETURNING':>10} {'Django':>8}")
+    print(f"{'table':32} {'plain':>8} {'RETURNING':>10} {'Django':>8} {'executemany':>12}")
     serial = 10**8
     for table, unique in TABLES.items():
         columns = [row[1] for row in raw.execute(f"PRAGMA table_info({table})")][1:]
@@ -71,7 +72,12 @@ def main() -> None:
         names = ", ".join(columns)
         plain = f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})"  # noqa: S608
         django_sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})"  # noqa: S608
-        timings: dict[str, list[float]] = {"plain": [], "returning": [], "django": []}
+        timings: dict[str, list[float]] = {
+            "plain": [],
+            "returning": [],
+            "django": [],
+            "executemany": [],
+        }
         for _round in range(options.rounds):
             for way in timings:
                 values = []
@@ -83,7 +89,9 @@ def main() -> None:
                     values.append(row)
                 with transaction.atomic():
                     started = time.perf_counter()
-                    for row in values:
+                    if way == "executemany":
+                        raw.executemany(plain, values)
+                    for row in values if way != "executemany" else ():
                         if way == "plain":
                             raw.execute(plain, row)
                         elif way == "returning":
@@ -97,7 +105,7 @@ def main() -> None:
         medians = {way: statistics.median(values) for way, values in timings.items()}
         print(
             f"{table:32} {medians['plain']:8.1f} {medians['returning']:10.1f} "
-            f"{medians['django']:8.1f}"
+            f"{medians['django']:8.1f} {medians['executemany']:12.1f}"
         )
 
 
