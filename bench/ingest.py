@@ -420,6 +420,21 @@ def outcome_counts(ids: list[int]) -> dict[str, int]:
     return dict(Counter(f"{status}:{outcome}" if outcome else status for status, outcome in rows))
 
 
+def prepare_as_the_worker_does() -> None:
+    try:
+        from atiende.core.processes import prepare_working_process
+    except ImportError:
+        pass
+    else:
+        prepare_working_process()
+        return
+    try:  # (trees of 2026-12-04 before core/processes.py: the collector only)
+        from atiende.core.collector import freeze_loaded_objects
+    except ImportError:
+        return
+    freeze_loaded_objects()
+
+
 def attachment_storage(ids: list[int]) -> dict[str, int]:
     """The processed mail's attachment rows, and the files they name (the same bytes are one
     file where storage shares them)."""
@@ -569,14 +584,9 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
 
         # Wall time, and this process's CPU time: on a shared machine the CPU time is the
         # steadier figure (for SQLite it is all of the work; PostgreSQL's server is not in it).
-        # As the worker, import-mail and process_inbound do when they start: what is loaded is
-        # left out of the garbage collector's walks (a tree from before they did: nothing).
-        try:
-            from atiende.core.collector import freeze_loaded_objects
-        except ImportError:
-            pass
-        else:
-            freeze_loaded_objects()
+        # As the worker, import-mail and process_inbound do when they start (core/processes.py;
+        # an older tree: what it did, if anything).
+        prepare_as_the_worker_does()
         # Under bench/sqlite_work.py --end-to-end, what callgrind counts: storing and processing.
         with counted():
             started, cpu_started = time.perf_counter(), time.process_time()
@@ -589,6 +599,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
                 together=options.store_together,
             )
             stored_at, cpu_stored_at = time.perf_counter(), time.process_time()
+            system_stored_at = os.times().system
             profiler = cProfile.Profile() if options.profile else None
             if profiler is not None:
                 profiler.enable()
@@ -602,6 +613,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
             if profiler is not None:
                 profiler.disable()
             finished, cpu_finished = time.perf_counter(), time.process_time()
+            system_finished = os.times().system
 
         store_s, process_s = stored_at - started, finished - stored_at
         store_cpu, process_cpu = cpu_stored_at - cpu_started, cpu_finished - cpu_stored_at
@@ -617,6 +629,8 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
             "process": _rates(len(ids), process_s, process_cpu),
             "end_to_end": _rates(len(mails), finished - started, store_cpu + process_cpu),
             "garbage_collection": garbage,
+            # Of the processing's CPU time, the kernel's (writes, syncs, temporary files).
+            "process_system_seconds": round(system_finished - system_stored_at, 3),
             "stages": stage_figures(ids),
             "outcomes": outcome_counts(ids),
             "attachments": attachment_storage(ids),
@@ -701,6 +715,8 @@ def print_report(result: dict[str, Any]) -> None:
             f"  garbage collection while processing: {garbage['seconds']:.3f} s "
             f"({young} young, {middle} middle, {full} full passes)"
         )
+    if "process_system_seconds" in result:
+        print(f"  kernel time while processing: {result['process_system_seconds']:.3f} s")
     if "attachments" in result:
         stored = result["attachments"]
         print(f"  attachments: {stored['rows']} rows naming {stored['files']} stored files")
@@ -730,6 +746,9 @@ def median_of(results: list[dict[str, Any]]) -> dict[str, Any]:
         merged["process_statements_per_message"] = statistics.median(
             result["process_statements_per_message"] for result in results
         )
+    merged["process_system_seconds"] = statistics.median(
+        result["process_system_seconds"] for result in results
+    )
     merged["garbage_collection"]["seconds"] = statistics.median(
         result["garbage_collection"]["seconds"] for result in results
     )

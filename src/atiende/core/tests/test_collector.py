@@ -1,5 +1,7 @@
-"""The long-running and bulk commands freeze what they loaded out of the garbage collector's
-reach before they work (core/collector.py), as the web server's processes do."""
+"""The long-running and bulk commands set themselves up for work before they work
+(core/processes.py): what they loaded frozen out of the garbage collector's reach
+(core/collector.py), as the web server's processes do, and on SQLite temporary files in memory
+(core/sqlite/base.py), which the web server's are not."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 from atiende.core.testing import child_environment
 
@@ -20,9 +23,14 @@ django.setup()
 from django.core.management import call_command
 import atiende.core.management.commands.worker as worker
 worker.call_command = lambda *args, **kwargs: None
+from django.db import connection
 before = gc.get_freeze_count()
-call_command(*sys.argv[1:])
-print(before, gc.get_freeze_count())
+if sys.argv[1:]:
+    call_command(*sys.argv[1:])
+with connection.cursor() as cursor:
+    cursor.execute("PRAGMA temp_store" if connection.vendor == "sqlite" else "SELECT -1")
+    (temp_store,) = cursor.fetchone()
+print(before, gc.get_freeze_count(), temp_store)
 """
 
 
@@ -46,6 +54,28 @@ def test_a_working_command_freezes_what_it_loaded_before_it_works(
         check=False,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    before, after = map(int, completed.stdout.split()[-2:])
+    before, after, temp_store = map(int, completed.stdout.split()[-3:])
     assert before == 0
     assert after > 50_000  # Django, the apps and their modules
+    if connection.vendor == "sqlite":
+        assert temp_store == 2  # MEMORY
+
+
+@pytest.mark.django_db(transaction=True)
+def test_another_process_keeps_sqlites_temporary_files_where_sqlite_puts_them(
+    tmp_path: Path,
+) -> None:
+    """A web process's temporary files are the sorts of large queries: not kept in memory."""
+    completed = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        env=child_environment(tmp_path / "data"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    before, after, temp_store = map(int, completed.stdout.split()[-3:])
+    assert (before, after) == (0, 0)
+    if connection.vendor == "sqlite":
+        assert temp_store == 0  # the default: files
