@@ -13,7 +13,7 @@ depends on the statement alone, so it is kept, for up to ``_REMEMBERED`` stateme
 keeps the original of every page its statements change in a statement journal, which SQLite
 moves to a temporary file past 64 KiB; a batch of inbound mail takes a savepoint per message
 and each message changes a few dozen pages, so processing wrote to that file about 80 times a
-message (strace), and the kernel's share of the bench process halved without it
+message (strace), and the kernel's time while processing fell by about 60 % without it
 (bench/README.md). In memory the journal lasts as long as the savepoint and is as large as what
 one message changes. The web processes keep the default: there the temporary files are the
 sorts and temporary tables of large queries (an export), which must not grow in memory.
