@@ -1,18 +1,37 @@
-"""What a process that works through stored work sets up before it starts: the worker,
-``import-mail`` and ``process-inbound`` (not the web server, whose processes set up their own:
-``config/served.py``).
+"""What a long-running process sets up once it has loaded what it keeps for its life.
 
-- SQLite's temporary files, savepoints' statement journals among them, kept in memory
-  (``core/sqlite/base.py``): a batch of inbound mail takes a savepoint per message.
-- What the process loaded frozen out of the garbage collector's reach (``core/collector.py``).
+**What it loaded, out of the garbage collector's reach** (:func:`freeze_loaded_objects`: every
+such process, the web server's included, ``config/served.py``). A full collection walks every
+object the process holds, with the GIL held, and whatever the process is doing waits. A server
+or a worker loads Django, the apps and their modules once (the web server also the URLconf and
+the API's schemas): over a hundred thousand objects that live as long as the process, which no
+collection will ever free. Collected once and frozen into the permanent generation, they are
+never walked again; a full collection walks only what the process made since. Measured: the web
+server's p99 showed the stalls (bench/README.md, "API under load"); a worker processing mail
+spent 2.5 % of it collecting, half of that with what it loaded frozen (bench/README.md,
+"inbound email throughput").
+
+**SQLite's temporary files in memory** (:func:`prepare_working_process`: the worker,
+``import-mail`` and ``process-inbound``, not the web server; ``core/sqlite/base.py``): a batch of
+inbound mail takes a savepoint per message, whose statement journal went to a temporary file.
 """
 
 from __future__ import annotations
 
-from atiende.core.collector import freeze_loaded_objects
+import gc
+
 from atiende.core.sqlite.base import keep_temporary_files_in_memory
 
 
+def freeze_loaded_objects() -> None:
+    """Collect once, then leave every object left out of later collections. For a process's
+    start, once what it keeps for its life is loaded: the objects frozen stay for the life of
+    the process, as they would anyway."""
+    gc.collect()
+    gc.freeze()
+
+
 def prepare_working_process() -> None:
+    """For a process that works through stored work, before it starts."""
     keep_temporary_files_in_memory()
     freeze_loaded_objects()

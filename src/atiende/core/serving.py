@@ -22,7 +22,7 @@ collector walks every object the process holds, with the GIL held, and every req
 worker waits: with Django, the apps, the URLconf and the API's schemas loaded, that is over a
 hundred thousand objects, and the API's p99 showed the stalls (bench/README.md).
 ``freeze_loaded_application`` loads the URLconf (and with it every view and schema), then
-freezes what is loaded (``core/collector.py``): those objects are never walked again and a full
+freezes what is loaded (``core/processes.py``): those objects are never walked again and a full
 collection walks only what requests made since.
 """
 
@@ -40,7 +40,7 @@ from pathlib import Path
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from atiende.core.collector import freeze_loaded_objects
+from atiende.core.processes import freeze_loaded_objects
 
 logger = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ class BalancedHttpProtocol(HttpToolsProtocol):
 
 
 def freeze_loaded_application() -> None:
-    """Load the URLconf, then freeze every object loaded (:mod:`atiende.core.collector`). For a
+    """Load the URLconf, then freeze every object loaded (:mod:`atiende.core.processes`). For a
     server process, after the application is loaded."""
     from django.urls import get_resolver
 

@@ -44,6 +44,7 @@ class SQLiteCursorWrapper(base.SQLiteCursorWrapper):
 
 # Set by keep_temporary_files_in_memory(): for every connection this process opens from then on.
 _temporary_files_in_memory = False
+_TEMPORARY_FILES_IN_MEMORY = "PRAGMA temp_store = MEMORY"
 
 
 def keep_temporary_files_in_memory() -> None:
@@ -60,9 +61,6 @@ def keep_temporary_files_in_memory() -> None:
             and not wrapper.in_atomic_block
         ):
             wrapper.connection.execute(_TEMPORARY_FILES_IN_MEMORY)
-
-
-_TEMPORARY_FILES_IN_MEMORY = "PRAGMA temp_store = MEMORY"
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
