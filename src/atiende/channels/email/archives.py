@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import mailbox
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +29,7 @@ def messages_in(paths: list[Path]) -> Iterator[ArchivedMessage]:
     bytes the archive holds."""
     for path in _files(paths):
         if is_mbox(path):
-            with _opened_mbox(path) as box:
+            with closing(mailbox.mbox(path, create=False)) as box:
                 for index, key in enumerate(box.iterkeys(), start=1):
                     # The bytes between the "From " lines as they are: no message object is
                     # made of them (iterating the mbox parsed every message and wrote it out
@@ -46,7 +46,7 @@ def count_messages(paths: list[Path]) -> int:
     total = 0
     for path in _files(paths):
         if is_mbox(path):
-            with _opened_mbox(path) as box:
+            with closing(mailbox.mbox(path, create=False)) as box:
                 total += len(box)
         else:
             total += 1
@@ -63,12 +63,3 @@ def _files(paths: list[Path]) -> Iterator[Path]:
             yield path
         else:
             raise FileNotFoundError(f"{path} does not exist")
-
-
-@contextmanager
-def _opened_mbox(path: Path) -> Iterator[mailbox.mbox]:
-    box = mailbox.mbox(path, create=False)
-    try:
-        yield box
-    finally:
-        box.close()
