@@ -116,21 +116,21 @@ class Command(BaseCommand):
         stored = [(result, next(receipts) if mail else None) for result, mail in waiting]
         new_ids = [receipt.inbound.pk for _result, receipt in stored if receipt and receipt.created]
         processed = {row.pk: row for row in process_inbound_batch(new_ids)}
-        # Each message delivered before, as it stands now (its conversation's number, its
-        # Message-ID), read for all of them at once: read one by one, a second import of an
+        # Every other message (delivered before, or processed meanwhile by a worker's sweep) as
+        # it stands now, read for all of them at once: read one by one, a second import of an
         # archive took two queries per message.
-        repeated = [
-            receipt.inbound.pk for _result, receipt in stored if receipt and not receipt.created
-        ]
-        earlier = _as_reported(repeated)
+        others = _as_reported(
+            [
+                receipt.inbound.pk
+                for _r, receipt in stored
+                if receipt and receipt.inbound.pk not in processed
+            ]
+        )
         reports = []
         for result, receipt in stored:
             if receipt is not None:
                 pk = receipt.inbound.pk
-                # As processed here, or else as it stands now (a worker's sweep may have
-                # processed a new one meanwhile).
-                inbound = processed.get(pk) or earlier.get(pk) or _as_reported([pk])[pk]
-                self._describe(result, receipt, inbound)
+                self._describe(result, receipt, processed.get(pk) or others[pk])
             reports.append(result)
         return reports
 
