@@ -153,6 +153,13 @@ def _store_content(attachment: Attachment, incoming: IncomingAttachment) -> None
     attachment.file.save(attachment.filename, ContentFile(incoming.content), save=False)
 
 
+def require_content(body_text: str, body_html: str, attachment_count: int) -> None:
+    """Refuse a message with neither text nor attachment, as adding it would, before anything
+    else is written for it (a channel making an unknown sender's customer)."""
+    if not attachment_count:
+        _require_content(_body(body_text, body_html)[0], ())
+
+
 def _require_content(text: str, attachments: Sequence[IncomingAttachment]) -> None:
     if not text and not attachments:
         raise ValidationError(

@@ -4,6 +4,9 @@ while the batch answers most lookups with a few set-based queries read before it
 
 from __future__ import annotations
 
+import email
+import email.policy
+import logging
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -395,6 +398,27 @@ def test_a_mail_from_our_own_address_is_a_loop_in_a_batch_too(brand, support_add
     process_inbound_batch(ids)
     outcomes = [row.outcome for row in InboundMessage.objects.filter(pk__in=ids).order_by("pk")]
     assert outcomes == [InboundOutcome.AUTO_REPLY, InboundOutcome.CREATED]
+
+
+@pytest.mark.parametrize("empty_body", ["", "   \n", "<p> </p>"], ids=["none", "blank", "html"])
+def test_an_empty_mail_from_a_new_sender_is_refused_before_a_customer_is_made(
+    brand, support_addresses, caplog, empty_body
+):
+    """Refused before anything is written for it: no customer, and its batch runs once (a
+    message failing after writing makes the batch run again, atiende.core.batching)."""
+    empty = mail("Nadia <nadia@example.com>", "n1@example.com", body=empty_body)
+    if empty_body.startswith("<"):
+        message = email.message_from_bytes(empty, policy=email.policy.default)
+        message.set_content(empty_body, subtype="html")
+        empty = message.as_bytes()
+    ids = store(brand, [mail("Ines <ines@example.com>", "i1@example.com"), empty])
+    with caplog.at_level(logging.INFO, logger="atiende.pipeline.actions"):
+        process_inbound_batch(ids)
+    rows = InboundMessage.objects.filter(pk__in=ids).order_by("pk")
+    assert [row.outcome for row in rows] == [InboundOutcome.CREATED, InboundOutcome.REJECTED]
+    assert rows[1].error == "identify_customer: A message needs some text or an attachment."
+    assert list(Customer.objects.filter(brand=brand).values_list("name", flat=True)) == ["Ines"]
+    assert not any("runs again" in record.getMessage() for record in caplog.records)
 
 
 @pytest.mark.django_db(transaction=True)
