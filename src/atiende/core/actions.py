@@ -48,9 +48,10 @@ def action(func: Callable[P, R]) -> Callable[P, R]:
 
     Nested actions join the outer transaction (a savepoint), so an action may call another.
     Inside an item of a batch (:func:`atiende.core.batching.batch_item`) they take no savepoint
-    of their own: the item's savepoint already rolls back everything the item did when any part
-    of it fails, and an item does not go on after one of its actions failed (the service chain's
-    stages catch no action's error; a query after one would raise, and the item fail, loudly).
+    of their own: the item is undone whole when any part of it fails (by its savepoint, or in an
+    optimistic batch as that module says), and an item does not go on after one of its actions
+    failed (the service chain's stages catch no action's error; a query after one would raise,
+    and an item that went on fails when it ends).
     A savepoint per nested action cost two statements each, two to four per inbound message.
     """
     name = f"{func.__module__}.{func.__qualname__}"

@@ -15,11 +15,12 @@ The order of events for one message, and why:
    retry can fix (a ValidationError) is "rejected" at once, with the reason.
 
 A worker with many stored messages runs them with :func:`process_inbound_batch`: the same steps,
-each message in a savepoint of its own inside one transaction per batch. The rows were committed
-before the batch began, so a crash mid-batch loses only uncommitted results: those rows are still
-"received" and the sweeper runs them again; results and "done" commit together, so nothing is
-processed twice. What the batch's messages share, and the writes made once for all of them at its
-end (the rows' "done", the search index), are in :mod:`atiende.core.batching`.
+inside one transaction per batch, each message undone alone when it fails (on SQLite without a
+savepoint unless a message fails after writing, see :mod:`atiende.core.batching`). The rows were
+committed before the batch began, so a crash mid-batch loses only uncommitted results: those rows
+are still "received" and the sweeper runs them again; results and "done" commit together, so
+nothing is processed twice. What the batch's messages share, and the writes made once for all of
+them at its end (the rows' "done", the search index), are in :mod:`atiende.core.batching`.
 """
 
 from __future__ import annotations
@@ -40,7 +41,13 @@ from atiende.accounts.permissions import Actor, require
 from atiende.accounts.roles import Capability
 from atiende.brands.models import Brand
 from atiende.core.actions import action, insert_each_unless_present, update_each
-from atiende.core.batching import batch, batch_item, batch_memo, write_at_batch_end
+from atiende.core.batching import (
+    ItemWroteThenFailed,
+    batch,
+    batch_item,
+    batch_memo,
+    write_at_batch_end,
+)
 from atiende.core.realtime import collect_notices
 from atiende.pipeline import chain
 from atiende.pipeline.models import InboundMessage, InboundOutcome, InboundStatus, ServiceChain
@@ -340,8 +347,8 @@ def process_inbound_batch(
 
     Precondition: every row was committed by :func:`receive_inbound` before this call (the
     durability rule: a message is stored before anything processes it). Rows already done are
-    skipped. Each message runs in a savepoint: a failing one rolls back only its own effects and
-    is recorded as needing attention (or rejected), as :func:`process_inbound` records it.
+    skipped. A failing message rolls back only its own effects and is recorded as needing
+    attention (or rejected), as :func:`process_inbound` records it.
     """
     ordered = sorted(set(inbound_ids))
     size = max(1, batch_size)
@@ -351,7 +358,7 @@ def process_inbound_batch(
         # The batch's real-time notices go out together once it has committed.
         with collect_notices():
             try:
-                processed.extend(_run_batch(chunk))
+                processed.extend(_run_batch_with_savepoints_if_needed(chunk))
             except Exception:
                 # What the batch writes once for all its messages at its end failed (the rows'
                 # "done", the search index), so nothing of the batch was kept. One message at a
@@ -367,9 +374,40 @@ def process_inbound_batch(
     return processed
 
 
+# Runs of a batch that ask for a savepoint only for messages that failed after writing; then
+# one for every message (each run after the first repeats the messages before the failing one).
+_OPTIMISTIC_RUNS = 3
+
+
+class _WroteThenFailed(Exception):
+    def __init__(self, inbound_id: int) -> None:
+        super().__init__(inbound_id)
+        self.inbound_id = inbound_id
+
+
+def _run_batch_with_savepoints_if_needed(inbound_ids: list[int]) -> list[InboundMessage]:
+    """The batch without a savepoint per message where the database allows it; when a message
+    fails after writing, the batch is rolled back whole and run again with a savepoint for that
+    message (see :mod:`atiende.core.batching`)."""
+    failed_after_writing: set[int] = set()
+    for _run in range(_OPTIMISTIC_RUNS):
+        try:
+            return _run_batch(inbound_ids, optimistic=True, savepoints_for=failed_after_writing)
+        except _WroteThenFailed as failure:
+            failed_after_writing.add(failure.inbound_id)
+            logger.info(
+                "inbound message %s failed after writing; its batch of %d runs again",
+                failure.inbound_id,
+                len(inbound_ids),
+            )
+    return _run_batch(inbound_ids, optimistic=False, savepoints_for=set())
+
+
 @action
-def _run_batch(inbound_ids: list[int]) -> list[InboundMessage]:
-    with batch():
+def _run_batch(
+    inbound_ids: list[int], *, optimistic: bool, savepoints_for: set[int]
+) -> list[InboundMessage]:
+    with batch(optimistic=optimistic):
         # Locked in primary-key order, as every writer of these rows locks them.
         rows = list(
             InboundMessage.objects.select_for_update()
@@ -382,10 +420,13 @@ def _run_batch(inbound_ids: list[int]) -> list[InboundMessage]:
         processed = []
         for inbound in rows:
             try:
-                # Its own savepoint: what it wrote, and what it put off to the batch's end (its
-                # event rows...), goes if it fails.
-                with batch_item():
+                # What it wrote, and what it put off to the batch's end (its event rows...), goes
+                # if it fails.
+                with batch_item(savepoint=inbound.pk in savepoints_for):
                     processed.append(_process_locked(inbound))
+            except ItemWroteThenFailed as wrote_then_failed:
+                # Only the batch's rollback undoes it: see _run_batch_with_savepoints_if_needed.
+                raise _WroteThenFailed(inbound.pk) from wrote_then_failed
             except Exception as error:
                 # Anything else raised while it ran (a database error) is this message's too:
                 # the other messages of the batch go on.

@@ -1,5 +1,6 @@
-"""Django's SQLite backend; the conversion of a statement's placeholders is remembered, and a
-working process may keep SQLite's temporary files in memory.
+"""Django's SQLite backend; the conversion of a statement's placeholders is remembered, a
+working process may keep SQLite's temporary files in memory, and a transaction's written rows are
+counted (``DatabaseWrapper.rows_written``, for the optimistic batches of ``core.batching``).
 
 Django writes ``%s`` placeholders and its SQLite cursor rewrites them to SQLite's ``?`` with a
 regular expression on every execution. The project runs the same few hundred statements over and
@@ -72,3 +73,13 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def create_cursor(self, name: Any = None) -> Any:
         return self.connection.cursor(factory=SQLiteCursorWrapper)
+
+    def rows_written(self) -> int | None:
+        """Rows inserted, updated or deleted on this connection since it opened, as SQLite counts
+        them (what triggers wrote included), while a transaction is open; None outside one
+        (SQLite also rolls a transaction back on its own after some errors: a full disk, an I/O
+        error). An optimistic batch tells by it whether a failed item wrote anything
+        (atiende.core.batching)."""
+        if self.connection is None or not self.connection.in_transaction:
+            return None
+        return int(self.connection.total_changes)

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.transaction import TransactionManagementError
+from django.test.utils import CaptureQueriesContext
 
 from atiende.core import batching
+from atiende.core.actions import action
 
 
 def test_outside_a_batch_a_write_is_made_at_once_and_nothing_is_remembered():
@@ -105,56 +112,161 @@ def test_outside_a_batch_an_item_changes_nothing():
         assert written == [[1]]
 
 
+def new_customer(brand: Any, system: Any, address: str) -> None:
+    from atiende.customers.actions import IdentityInput, create_customer
+
+    create_customer(
+        brand=brand,
+        actor=system,
+        name=address,
+        identities=[IdentityInput("email", address, is_primary=True)],
+    )
+
+
+def customer_names(brand: Any) -> list[str]:
+    from atiende.customers.models import Customer
+
+    return sorted(Customer.objects.filter(brand=brand).values_list("name", flat=True))
+
+
+def savepoints_taken(statements: CaptureQueriesContext) -> int:
+    return sum(query["sql"].startswith("SAVEPOINT") for query in statements.captured_queries)
+
+
+@action
+def customer_then_refusal(brand: Any, system: Any, address: str) -> None:
+    """An action that writes, then fails (as an action whose last check fails)."""
+    new_customer(brand, system, address)
+    raise ValidationError("refused after writing")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_an_item_is_one_savepoint_and_its_actions_take_none_of_their_own(brand, system):
     """An item's nested actions add no savepoints (two statements each, for nothing: the item
     is all or nothing); an action failing inside an item rolls back the whole item, earlier
     actions included, and the batch's next item goes on."""
-    from django.core.exceptions import ValidationError
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    from atiende.core.actions import action
-    from atiende.customers.actions import IdentityInput, create_customer
-    from atiende.customers.models import Customer
-
-    def new_customer(address: str) -> None:
-        create_customer(
-            brand=brand,
-            actor=system,
-            name=address,
-            identities=[IdentityInput("email", address, is_primary=True)],
-        )
 
     def failing_item_of_two_customers() -> None:
         with batching.batch_item():
-            new_customer("carla@example.com")
-            new_customer("ana@example.com")  # already Ana's: the item fails
+            new_customer(brand, system, "carla@example.com")
+            new_customer(brand, system, "ana@example.com")  # already Ana's: the item fails
 
     @action
     def run_batch() -> None:  # as the inbound pipeline runs one: an action holding the batch
         with batching.batch():
             with batching.batch_item():
                 assert batching.in_batch_item()
-                new_customer("ana@example.com")
-                new_customer("bea@example.com")
+                new_customer(brand, system, "ana@example.com")
+                new_customer(brand, system, "bea@example.com")
             with pytest.raises(ValidationError):
                 failing_item_of_two_customers()
             with batching.batch_item():
-                new_customer("dora@example.com")
+                new_customer(brand, system, "dora@example.com")
 
     with CaptureQueriesContext(connection) as statements:
         run_batch()
     assert not batching.in_batch_item()
-    assert sorted(Customer.objects.filter(brand=brand).values_list("name", flat=True)) == [
-        "ana@example.com",
-        "bea@example.com",
-        "dora@example.com",
-    ]
-    savepoints = [
-        query["sql"]
-        for query in statements.captured_queries
-        if query["sql"].startswith("SAVEPOINT")
-    ]
-    # One per item, and none else.
-    assert len(savepoints) == 3
+    assert customer_names(brand) == ["ana@example.com", "bea@example.com", "dora@example.com"]
+    assert savepoints_taken(statements) == 3  # one per item, and none else
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_optimistic_batch_on_sqlite_goes_on_after_a_refusal_without_savepoints(brand, system):
+    """SQLite counts the rows a transaction wrote: an item refused before it wrote anything (an
+    address already taken) needs no undoing, and no item takes a savepoint. On PostgreSQL, where
+    a failed statement aborts the transaction, each item keeps its savepoint."""
+
+    def refused_item() -> None:
+        with batching.batch_item():
+            transaction.on_commit(lambda: ran_on_commit.append("refused"))
+            batching.write_at_batch_end("events", written.append, ["refused"])
+            new_customer(brand, system, "ana@example.com")
+
+    @action
+    def run_batch() -> None:
+        with batching.batch(optimistic=True):
+            with batching.batch_item():
+                new_customer(brand, system, "ana@example.com")
+            with pytest.raises(ValidationError):
+                refused_item()
+            with batching.batch_item():
+                transaction.on_commit(lambda: ran_on_commit.append("kept"))
+                batching.write_at_batch_end("events", written.append, ["kept"])
+                new_customer(brand, system, "bea@example.com")
+
+    written: list[list[Any]] = []
+    ran_on_commit: list[str] = []
+    with CaptureQueriesContext(connection) as statements:
+        run_batch()
+    assert customer_names(brand) == ["ana@example.com", "bea@example.com"]
+    # What the refused item put off or asked to run on commit went with it.
+    assert written == [["kept"]]
+    assert ran_on_commit == ["kept"]
+    assert savepoints_taken(statements) == (0 if connection.vendor == "sqlite" else 3)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_item_of_an_optimistic_batch_failing_after_it_wrote_fails_the_whole_batch(brand, system):
+    """Without a savepoint only the batch's rollback undoes it: ItemWroteThenFailed tells the
+    caller to run the batch again with savepoints (the pipeline does, test_batch.py)."""
+
+    @action
+    def run_batch() -> None:
+        with batching.batch(optimistic=True):
+            with batching.batch_item():
+                new_customer(brand, system, "ana@example.com")
+            with batching.batch_item():
+                new_customer(brand, system, "carla@example.com")
+                new_customer(brand, system, "ana@example.com")  # already Ana's
+
+    expected = batching.ItemWroteThenFailed if connection.vendor == "sqlite" else ValidationError
+    with pytest.raises(expected) as raised:
+        run_batch()
+    if connection.vendor == "sqlite":
+        assert isinstance(raised.value.__cause__, ValidationError)
+    assert customer_names(brand) == []
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("optimistic", [False, True], ids=["savepoints", "optimistic"])
+def test_an_item_that_goes_on_after_one_of_its_actions_failed_fails_when_it_ends(
+    brand, system, optimistic
+):
+    """The failed action's own writes are not undone by it (it takes no savepoint inside an
+    item): an item that caught its error and went on would keep them, and be marked done. It
+    fails instead, undone with what it wrote; the batch's next item goes on."""
+
+    def item_going_on_after(failing: Callable[[], None]) -> None:
+        with batching.batch_item():
+            with contextlib.suppress(ValidationError):
+                failing()
+            batching.write_at_batch_end("events", written.append, ["dropped"])
+
+    @action
+    def run_batch() -> None:
+        with batching.batch(optimistic=optimistic):
+            # Failed before writing: lifted alike with or without a savepoint.
+            with pytest.raises(TransactionManagementError):
+                item_going_on_after(lambda: new_customer(brand, system, "ana@example.com"))
+            # Failed after writing: the item's savepoint, or the whole batch (SQLite, optimistic).
+            if optimistic and connection.vendor == "sqlite":
+                with pytest.raises(batching.ItemWroteThenFailed):
+                    item_going_on_after(
+                        lambda: customer_then_refusal(brand, system, "carla@example.com")
+                    )
+                return
+            with pytest.raises(TransactionManagementError):
+                item_going_on_after(
+                    lambda: customer_then_refusal(brand, system, "carla@example.com")
+                )
+            with batching.batch_item():
+                new_customer(brand, system, "bea@example.com")
+
+    new_customer(brand, system, "ana@example.com")
+    written: list[list[Any]] = []
+    run_batch()
+    assert written == []
+    names = customer_names(brand)
+    assert "carla@example.com" not in names
+    if not (optimistic and connection.vendor == "sqlite"):
+        assert names == ["ana@example.com", "bea@example.com"]

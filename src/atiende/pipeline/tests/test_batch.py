@@ -1,11 +1,14 @@
-"""Processing stored messages in batches: one transaction per batch, one savepoint per message,
-each message's outcome the same as when processed on its own."""
+"""Processing stored messages in batches: one transaction per batch, each failing message undone
+alone (by a savepoint of its own where one is needed), each message's outcome the same as when
+processed on its own."""
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import Any
 
+import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection
@@ -23,6 +26,8 @@ CHANNEL = "batch-test"
 
 
 def read(context: chain.InboundContext) -> None:
+    if context.raw.startswith(b"REFUSE"):
+        raise ValidationError("The message has no text.")  # refused before anything is written
     context.set(text=context.raw.decode())
 
 
@@ -101,6 +106,69 @@ def test_a_failing_message_rolls_back_only_itself_and_needs_attention(brand):
     assert failed.next_attempt_at is not None
     rejected = InboundMessage.objects.get(pk=ids[3])
     assert rejected.error == "batch_deliver: The message is 40 MB; at most 25 MB are accepted."
+
+
+def savepoints_and_runs(caplog: Any, ids: list[int]) -> tuple[int, int]:
+    """Process ``ids`` as one batch: the savepoints it took, and how often it ran."""
+    with (
+        caplog.at_level(logging.INFO, logger="atiende.pipeline.actions"),
+        CaptureQueriesContext(connection) as queries,
+    ):
+        actions.process_inbound_batch(ids)
+    savepoints = sum(query["sql"].startswith("SAVEPOINT") for query in queries.captured_queries)
+    again = sum("runs again" in record.getMessage() for record in caplog.records)
+    return savepoints, 1 + again
+
+
+@pytest.mark.django_db(transaction=True)  # (the batch's transaction is its own)
+def test_a_message_refused_before_it_wrote_anything_costs_its_batch_nothing(brand, caplog):
+    """On SQLite the batch's messages take no savepoints: the refused one wrote nothing, so there
+    is nothing to undo (the one savepoint is the recording of its failure, an action of its own).
+    PostgreSQL keeps a savepoint per message."""
+    ids = store(brand, "Ana", "REFUSE Berta", "Carmen")
+    savepoints, runs = savepoints_and_runs(caplog, ids)
+    assert statuses() == {
+        "Ana": (InboundStatus.DONE, InboundOutcome.CREATED),
+        "REFUSE Berta": (InboundStatus.DONE, InboundOutcome.REJECTED),
+        "Carmen": (InboundStatus.DONE, InboundOutcome.CREATED),
+    }
+    assert sorted(Customer.objects.values_list("name", flat=True)) == ["Ana", "Carmen"]
+    assert InboundMessage.objects.get(pk=ids[1]).error == "batch_read: The message has no text."
+    assert (savepoints, runs) == ((1, 1) if connection.vendor == "sqlite" else (4, 1))
+
+
+@pytest.mark.django_db(transaction=True)  # (the batch's transaction is its own)
+def test_a_message_failing_after_it_wrote_runs_its_batch_again_with_a_savepoint(brand, caplog):
+    """Berta's customer was written before her message failed: on SQLite the batch, run without
+    savepoints, is rolled back whole and run again with one for her message alone (and one to
+    record its failure); the outcome is the same as one message at a time."""
+    ids = store(brand, "Ana", "FAIL Berta", "Carmen")
+    savepoints, runs = savepoints_and_runs(caplog, ids)
+    assert statuses() == {
+        "Ana": (InboundStatus.DONE, InboundOutcome.CREATED),
+        "FAIL Berta": (InboundStatus.NEEDS_ATTENTION, ""),
+        "Carmen": (InboundStatus.DONE, InboundOutcome.CREATED),
+    }
+    assert sorted(Customer.objects.values_list("name", flat=True)) == ["Ana", "Carmen"]
+    assert InboundMessage.objects.get(pk=ids[1]).attempts == 1
+    assert (savepoints, runs) == ((2, 2) if connection.vendor == "sqlite" else (4, 1))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_with_many_messages_failing_after_writing_ends_with_a_savepoint_each(brand, caplog):
+    """Each run asks for a savepoint for one more failing message; after three, every message
+    takes one (a run repeats the messages before its failure)."""
+    ids = store(brand, "FAIL Ana", "Berta", "FAIL Carmen", "FAIL Dora", "FAIL Eva")
+    _savepoints, runs = savepoints_and_runs(caplog, ids)
+    assert statuses() == {
+        "FAIL Ana": (InboundStatus.NEEDS_ATTENTION, ""),
+        "Berta": (InboundStatus.DONE, InboundOutcome.CREATED),
+        "FAIL Carmen": (InboundStatus.NEEDS_ATTENTION, ""),
+        "FAIL Dora": (InboundStatus.NEEDS_ATTENTION, ""),
+        "FAIL Eva": (InboundStatus.NEEDS_ATTENTION, ""),
+    }
+    assert list(Customer.objects.values_list("name", flat=True)) == ["Berta"]
+    assert runs == (4 if connection.vendor == "sqlite" else 1)
 
 
 def test_messages_already_done_are_left_as_they_are(brand):
