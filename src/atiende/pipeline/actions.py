@@ -25,6 +25,7 @@ them at its end (the rows' "done", the search index), are in :mod:`atiende.core.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -303,10 +304,12 @@ def _in_words(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-def _log_failure(inbound_id: int, failure: StageFailed) -> None:
-    """Called while handling ``failure``: the log keeps its traceback."""
+def _log_failure(inbound_id: int, failure: StageFailed, raised: BaseException) -> None:
+    """The log keeps the traceback of ``raised`` (the failure, or the error it stands for)."""
     if not isinstance(failure.error, ValidationError | chain.ChainError):
-        logger.exception("inbound message %s failed in stage %s", inbound_id, failure.stage)
+        logger.error(
+            "inbound message %s failed in stage %s", inbound_id, failure.stage, exc_info=raised
+        )
 
 
 def process_inbound(inbound_id: int) -> InboundMessage:
@@ -314,7 +317,7 @@ def process_inbound(inbound_id: int) -> InboundMessage:
     try:
         return _run_chain(inbound_id)
     except StageFailed as failure:
-        _log_failure(inbound_id, failure)
+        _log_failure(inbound_id, failure, failure)
         return _record_failure(inbound_id, failure)
 
 
@@ -431,7 +434,9 @@ def _run_batch(
                 # Anything else raised while it ran (a database error) is this message's too:
                 # the other messages of the batch go on.
                 failure = error if isinstance(error, StageFailed) else StageFailed("chain", error)
-                _log_failure(inbound.pk, failure)
+                # Logged once the batch has committed: a batch rolled back and run again (see
+                # _run_batch_with_savepoints_if_needed) would log it once a run.
+                transaction.on_commit(functools.partial(_log_failure, inbound.pk, failure, error))
                 processed.append(_record_failure(inbound.pk, failure))
     return processed
 

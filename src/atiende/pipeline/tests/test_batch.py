@@ -26,8 +26,11 @@ CHANNEL = "batch-test"
 
 
 def read(context: chain.InboundContext) -> None:
+    # Before anything is written:
     if context.raw.startswith(b"REFUSE"):
-        raise ValidationError("The message has no text.")  # refused before anything is written
+        raise ValidationError("The message has no text.")
+    if context.raw.startswith(b"DOWN"):
+        raise RuntimeError("the language service is down")
     context.set(text=context.raw.decode())
 
 
@@ -152,6 +155,22 @@ def test_a_message_failing_after_it_wrote_runs_its_batch_again_with_a_savepoint(
     assert sorted(Customer.objects.values_list("name", flat=True)) == ["Ana", "Carmen"]
     assert InboundMessage.objects.get(pk=ids[1]).attempts == 1
     assert (savepoints, runs) == ((2, 2) if connection.vendor == "sqlite" else (4, 1))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failure_is_logged_once_even_when_its_batch_runs_again(brand, caplog):
+    ids = store(brand, "DOWN Ana", "FAIL Berta")
+    with caplog.at_level(logging.INFO, logger="atiende.pipeline.actions"):
+        actions.process_inbound_batch(ids)
+    failures = [record for record in caplog.records if "failed in stage" in record.getMessage()]
+    assert [record.getMessage() for record in failures] == [
+        f"inbound message {ids[0]} failed in stage batch_read",
+        f"inbound message {ids[1]} failed in stage batch_deliver",
+    ]
+    # With the traceback of what was raised.
+    assert "the language service is down" in caplog.text
+    assert all(record.exc_info for record in failures)
+    assert InboundMessage.objects.get(pk=ids[0]).attempts == 1
 
 
 @pytest.mark.django_db(transaction=True)
