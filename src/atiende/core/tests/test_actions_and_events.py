@@ -1,3 +1,6 @@
+from typing import Any
+
+import asgiref.sync
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -76,6 +79,34 @@ def test_notices_reach_the_channel_layer_after_commit_and_never_for_a_rollback()
         "kind": "conversation.updated",
         "data": {"conversation": 2},
     }
+    async_to_sync(layer.group_discard)("brand.1", channel)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_notices_nobody_in_this_process_can_hear_start_no_event_loop(monkeypatch):
+    """The in-memory layer is this process's alone: with no member in a notice's group (a
+    worker's case, without Redis) nothing is sent, and no thread or event loop is started."""
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)("brand.1", channel)
+    loops: list[str] = []
+    real_async_to_sync = asgiref.sync.async_to_sync
+
+    def counted(function: Any) -> Any:
+        loops.append(function.__name__)
+        return real_async_to_sync(function)
+
+    monkeypatch.setattr(asgiref.sync, "async_to_sync", counted)
+    with transaction.atomic():
+        notify_on_commit("conversation.updated", {"conversation": 3}, audience=["brand.2"])
+    assert loops == []
+    with transaction.atomic():
+        notify_on_commit(
+            "conversation.updated", {"conversation": 4}, audience=["brand.2", "brand.1"]
+        )
+    assert loops == ["send_all"]
+    message = async_to_sync(layer.receive)(channel)
+    assert message["data"] == {"conversation": 4}
     async_to_sync(layer.group_discard)("brand.1", channel)
 
 
