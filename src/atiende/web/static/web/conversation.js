@@ -29,6 +29,10 @@
       target.form.setAttribute("data-kind", target.value);
     }
     if (target.hasAttribute && target.hasAttribute("data-autosubmit") && target.form) {
+      // htmx takes over a swapped-in form only when the swap settles (20 ms later): changed
+      // before that, the browser would post it and reload the page. Taken over now (nothing
+      // happens to a form htmx already has).
+      if (window.htmx && target.form.hasAttribute("hx-post")) window.htmx.process(target.form);
       target.form.requestSubmit();
     }
   });
