@@ -20,7 +20,8 @@ transaction per batch, each message undone alone when it fails. Inside :func:`ba
 nothing, and a savepoint per item makes it so; but on SQLite a savepoint copies the original of
 every page its statements change into a statement journal, and one inbound message changes dozens
 of pages (a new conversation alone touches some thirty indexes). Most items succeed, and most that
-fail are refused by a check before they write anything (an empty mail, a message too large). So
+fail are refused by a check before they write anything (an empty mail, an address that is
+already another customer's). So
 an optimistic batch runs its items without savepoints, on a database that counts the rows a
 transaction has written (the project's SQLite backend, ``rows_written``): an item that fails
 having written nothing needs no undoing, and the batch goes on; one that fails after writing
