@@ -27,6 +27,7 @@ import argparse
 import cProfile
 import email.utils
 import gc
+import importlib
 import io
 import json
 import os
@@ -421,18 +422,20 @@ def outcome_counts(ids: list[int]) -> dict[str, int]:
 
 
 def prepare_as_the_worker_does() -> None:
-    try:
-        from atiende.core.processes import prepare_working_process
-    except ImportError:
-        pass
-    else:
-        prepare_working_process()
+    """What the tree's worker does before it works. Older trees are measured as they were: from
+    8348dc9 to the optimistic batches, also SQLite's temporary files in memory
+    (``prepare_working_process``); before core/processes.py, the freeze in core/collector.py."""
+    for module, name in (
+        ("atiende.core.processes", "prepare_working_process"),
+        ("atiende.core.processes", "freeze_loaded_objects"),
+        ("atiende.core.collector", "freeze_loaded_objects"),
+    ):
+        try:
+            prepare = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+        prepare()
         return
-    try:  # (trees of 2026-12-04 before core/processes.py: the collector only)
-        from atiende.core.collector import freeze_loaded_objects
-    except ImportError:
-        return
-    freeze_loaded_objects()
 
 
 def attachment_storage(ids: list[int]) -> dict[str, int]:

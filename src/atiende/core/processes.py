@@ -1,8 +1,9 @@
 """What a long-running process sets up once it has loaded what it keeps for its life.
 
-**What it loaded, out of the garbage collector's reach** (:func:`freeze_loaded_objects`: every
-such process, the web server's included, ``config/served.py``). A full collection walks every
-object the process holds, with the GIL held, and whatever the process is doing waits. A server
+**What it loaded, out of the garbage collector's reach** (:func:`freeze_loaded_objects`: the web
+server's processes, ``config/served.py``, the worker, ``import-mail`` and ``process-inbound``).
+A full collection walks every object the process holds, with the GIL held, and whatever the
+process is doing waits. A server
 or a worker loads Django, the apps and their modules once (the web server also the URLconf and
 the API's schemas): over a hundred thousand objects that live as long as the process, which no
 collection will ever free. Collected once and frozen into the permanent generation, they are
@@ -11,16 +12,14 @@ server's p99 showed the stalls (bench/README.md, "API under load"); a worker pro
 spent 2.5 % of it collecting, half of that with what it loaded frozen (bench/README.md,
 "inbound email throughput").
 
-**SQLite's temporary files in memory** (:func:`prepare_working_process`: the worker,
-``import-mail`` and ``process-inbound``, not the web server; ``core/sqlite/base.py``): a batch of
-inbound mail takes a savepoint per message, whose statement journal went to a temporary file.
+(SQLite's temporary files were kept in memory in the working processes for a while, when a batch
+took a savepoint per message; batches take none on SQLite since, and the setting made no
+difference: bench/README.md, "Savepoints only where a failure needs one".)
 """
 
 from __future__ import annotations
 
 import gc
-
-from atiende.core.sqlite.base import keep_temporary_files_in_memory
 
 
 def freeze_loaded_objects() -> None:
@@ -29,9 +28,3 @@ def freeze_loaded_objects() -> None:
     the process, as they would anyway."""
     gc.collect()
     gc.freeze()
-
-
-def prepare_working_process() -> None:
-    """For a process that works through stored work, before it starts."""
-    keep_temporary_files_in_memory()
-    freeze_loaded_objects()

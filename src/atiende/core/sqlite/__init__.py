@@ -1,5 +1,5 @@
 """Django's SQLite backend, with its statements' placeholders converted once per statement, and
-temporary files kept in memory in the processes that ask for it (``base.py``).
+the rows a transaction wrote counted (``base.py``).
 
 ``ENGINE = "atiende.core.sqlite"`` (the settings choose it for every SQLite database).
 """

@@ -1,7 +1,6 @@
 """Long-running processes set themselves up once loaded (core/processes.py): the worker,
 import-mail and process-inbound freeze what they loaded out of the garbage collector's reach, as
-the web server's processes do, and on SQLite keep temporary files in memory, which the web
-server's do not."""
+the web server's processes do (core/tests/test_serving.py)."""
 
 from __future__ import annotations
 
@@ -10,37 +9,35 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from atiende.core.testing import child_environment
 
-# In a fresh process: a management command run as ``atiende NAME`` would run it (``served``:
-# the web server's application loaded, as ``atiende serve`` loads it in each process), then how
-# many objects were frozen before and after, and SQLite's temp_store (-1 elsewhere). The worker's
-# consumer loop (huey's run_huey, which runs until stopped) is left out: what is checked happens
-# before it starts.
+# In a fresh process: a management command run as ``atiende NAME`` would run it, then how many
+# objects were frozen before and after. The worker's consumer loop (huey's run_huey, which runs
+# until stopped) is left out: what is checked happens before it starts.
 PROBE = """
 import gc, sys, django
 django.setup()
 from django.core.management import call_command
-from django.db import connection
 import atiende.core.management.commands.worker as worker
 worker.call_command = lambda *args, **kwargs: None
 before = gc.get_freeze_count()
-if sys.argv[1:] == ["served"]:
-    import atiende.config.served
-else:
-    call_command(*sys.argv[1:])
-with connection.cursor() as cursor:
-    cursor.execute("PRAGMA temp_store" if connection.vendor == "sqlite" else "SELECT -1")
-    (temp_store,) = cursor.fetchone()
-print(before, gc.get_freeze_count(), temp_store)
+call_command(*sys.argv[1:])
+print(before, gc.get_freeze_count())
 """
 
-MEMORY, DEFAULT = 2, 0  # SQLite's temp_store values
 
-
-def probe(arguments: list[str], tmp_path: Path) -> tuple[int, int, int]:
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "command",
+    [["worker", "--no-periodic"], ["process_inbound"], ["import_mail", "MAIL"]],
+    ids=["worker", "process_inbound", "import_mail"],
+)
+def test_a_working_command_freezes_what_it_loaded_before_it_works(
+    command: list[str], tmp_path: Path
+) -> None:
+    (tmp_path / "mail").mkdir()
+    arguments = [str(tmp_path / "mail") if argument == "MAIL" else argument for argument in command]
     completed = subprocess.run(
         [sys.executable, "-c", PROBE, *arguments],
         env=child_environment(tmp_path / "data"),
@@ -50,32 +47,6 @@ def probe(arguments: list[str], tmp_path: Path) -> tuple[int, int, int]:
         check=False,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    before, after, temp_store = map(int, completed.stdout.split()[-3:])
-    return before, after, temp_store
-
-
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize(
-    "command",
-    [["worker", "--no-periodic"], ["process_inbound"], ["import_mail", "MAIL"]],
-    ids=["worker", "process_inbound", "import_mail"],
-)
-def test_a_working_command_sets_itself_up_before_it_works(
-    command: list[str], tmp_path: Path
-) -> None:
-    (tmp_path / "mail").mkdir()
-    arguments = [str(tmp_path / "mail") if argument == "MAIL" else argument for argument in command]
-    before, after, temp_store = probe(arguments, tmp_path)
+    before, after = map(int, completed.stdout.split()[-2:])
     assert before == 0
     assert after > 50_000  # Django, the apps and their modules
-    if connection.vendor == "sqlite":
-        assert temp_store == MEMORY
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_web_server_process_keeps_sqlites_temporary_files_on_disk(tmp_path: Path) -> None:
-    """Its temporary files are the sorts of large queries (an export): not kept in memory. (That
-    it freezes what it loaded: core/tests/test_serving.py.)"""
-    _before, _after, temp_store = probe(["served"], tmp_path)
-    if connection.vendor == "sqlite":
-        assert temp_store == DEFAULT

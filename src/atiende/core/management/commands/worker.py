@@ -8,9 +8,8 @@ may finish for up to ``--shutdown-timeout`` seconds. SIGINT (Ctrl-C) stops at on
 task's transaction rolls back and huey reports it as interrupted.
 
 On start a worker queues the recovery of inbound messages that a killed worker left half-done
-(``pipeline.tasks.recover_inbound_task``), so they do not wait for the minute's sweep, and sets
-itself up for work (``core/processes.py``: SQLite's temporary files in memory, what it loaded
-frozen out of the garbage collector's reach).
+(``pipeline.tasks.recover_inbound_task``), so they do not wait for the minute's sweep, and
+freezes what it has loaded out of the garbage collector's reach (``core/processes.py``).
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils.module_loading import autodiscover_modules
 
-from atiende.core.processes import prepare_working_process
+from atiende.core.processes import freeze_loaded_objects
 
 
 class Command(BaseCommand):
@@ -62,7 +61,7 @@ class Command(BaseCommand):
         # What the consumer would import as it starts (every app's tasks), imported first, so
         # that it is frozen out of the collector's reach with the rest (core/processes.py).
         autodiscover_modules("tasks")
-        prepare_working_process()
+        freeze_loaded_objects()
         call_command(
             "run_huey",
             workers=options["threads"],
