@@ -72,7 +72,12 @@ _current: ContextVar[_Batch | None] = ContextVar("atiende_batch", default=None)
 class ItemWroteThenFailed(Exception):
     """An item of an optimistic batch failed after writing (or once its transaction had ended):
     only rolling the whole batch back undoes it. The caller runs the batch again with a savepoint
-    for that item; the item's own error is this one's ``__cause__``."""
+    for that item (``item``: what :func:`batch_item` was given to name it); the item's own error
+    is this one's ``__cause__``."""
+
+    def __init__(self, item: Hashable, error: BaseException) -> None:
+        super().__init__(f"{item!r}: {error}")
+        self.item = item
 
 
 @contextmanager
@@ -106,12 +111,12 @@ def in_batch() -> bool:
 
 
 @contextmanager
-def batch_item(*, savepoint: bool = False) -> Iterator[None]:
+def batch_item(item: Hashable = None, *, savepoint: bool = False) -> Iterator[None]:
     """Run the body as one item of the running batch (nothing special outside a batch): if it
     raises, everything it wrote is rolled back, and the writes it put off for the batch's end
     are dropped with it. The rollback is its savepoint's, or in an optimistic batch, unless
     ``savepoint`` asks for one, none (it wrote nothing) or the whole batch's
-    (:class:`ItemWroteThenFailed` is raised instead).
+    (:class:`ItemWroteThenFailed` is raised instead, naming ``item``).
 
     The actions it calls take no savepoints of their own (see :func:`atiende.core.actions.action`):
     an item is all or nothing. An item that goes on after one of its actions failed (an error
@@ -126,7 +131,7 @@ def batch_item(*, savepoint: bool = False) -> Iterator[None]:
     state.item_put_off = kept
     try:
         if state.optimistic and not savepoint:
-            with _undone_by_nothing_or_the_batch():
+            with _undone_by_nothing_or_the_batch(item):
                 yield
                 _refuse_going_on_after_a_failure()
         else:
@@ -149,7 +154,7 @@ def _rows_written() -> int | None:
 
 
 @contextmanager
-def _undone_by_nothing_or_the_batch() -> Iterator[None]:
+def _undone_by_nothing_or_the_batch(item: Hashable) -> Iterator[None]:
     """An optimistic batch's item: a failure that wrote nothing leaves the transaction as it
     was (the failed action's rollback mark is lifted: there is nothing to roll back); any other
     is the whole batch's."""
@@ -163,7 +168,7 @@ def _undone_by_nothing_or_the_batch() -> Iterator[None]:
         if before is None or after != before:
             # (None: SQLite rolled the transaction back on its own, after a full disk or an
             # I/O error; the items before this one were undone with it.)
-            raise ItemWroteThenFailed(str(error)) from error
+            raise ItemWroteThenFailed(item, error) from error
         # What it asked to run on commit goes with it, as a savepoint's rollback drops it.
         del callbacks[callbacks_before:]
         transaction.set_rollback(False)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -382,25 +382,19 @@ def process_inbound_batch(
 _OPTIMISTIC_RUNS = 3
 
 
-class _WroteThenFailed(Exception):
-    def __init__(self, inbound_id: int) -> None:
-        super().__init__(inbound_id)
-        self.inbound_id = inbound_id
-
-
 def _run_batch_with_savepoints_if_needed(inbound_ids: list[int]) -> list[InboundMessage]:
     """The batch without a savepoint per message where the database allows it; when a message
     fails after writing, the batch is rolled back whole and run again with a savepoint for that
     message (see :mod:`atiende.core.batching`)."""
-    failed_after_writing: set[int] = set()
+    failed_after_writing: set[Hashable] = set()
     for _run in range(_OPTIMISTIC_RUNS):
         try:
             return _run_batch(inbound_ids, optimistic=True, savepoints_for=failed_after_writing)
-        except _WroteThenFailed as failure:
-            failed_after_writing.add(failure.inbound_id)
+        except ItemWroteThenFailed as failure:
+            failed_after_writing.add(failure.item)
             logger.info(
                 "inbound message %s failed after writing; its batch of %d runs again",
-                failure.inbound_id,
+                failure.item,
                 len(inbound_ids),
             )
     return _run_batch(inbound_ids, optimistic=False, savepoints_for=set())
@@ -408,7 +402,7 @@ def _run_batch_with_savepoints_if_needed(inbound_ids: list[int]) -> list[Inbound
 
 @action
 def _run_batch(
-    inbound_ids: list[int], *, optimistic: bool, savepoints_for: set[int]
+    inbound_ids: list[int], *, optimistic: bool, savepoints_for: set[Hashable]
 ) -> list[InboundMessage]:
     with batch(optimistic=optimistic):
         # Locked in primary-key order, as every writer of these rows locks them.
@@ -425,11 +419,10 @@ def _run_batch(
             try:
                 # What it wrote, and what it put off to the batch's end (its event rows...), goes
                 # if it fails.
-                with batch_item(savepoint=inbound.pk in savepoints_for):
+                with batch_item(inbound.pk, savepoint=inbound.pk in savepoints_for):
                     processed.append(_process_locked(inbound))
-            except ItemWroteThenFailed as wrote_then_failed:
-                # Only the batch's rollback undoes it: see _run_batch_with_savepoints_if_needed.
-                raise _WroteThenFailed(inbound.pk) from wrote_then_failed
+            except ItemWroteThenFailed:
+                raise  # only the batch's rollback undoes it: _run_batch_with_savepoints_if_needed
             except Exception as error:
                 # Anything else raised while it ran (a database error) is this message's too:
                 # the other messages of the batch go on.
