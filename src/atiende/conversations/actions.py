@@ -153,10 +153,10 @@ def _store_content(attachment: Attachment, incoming: IncomingAttachment) -> None
     attachment.file.save(attachment.filename, ContentFile(incoming.content), save=False)
 
 
-def require_content(body_text: str, body_html: str, attachment_count: int) -> None:
+def require_content(body_text: str, body_html: str, attachments: Sequence[object]) -> None:
     """Refuse a message with neither text nor attachment, as adding it would, before anything
     else is written for it (a channel making an unknown sender's customer)."""
-    if not attachment_count:
+    if not attachments:
         _require_content(_body(body_text, body_html)[0], ())
 
 

@@ -94,10 +94,10 @@ def identify_customer(context: InboundContext) -> None:
     if known is not None:
         context.set(customer=known)
         return
-    if not mail.attachments and not mail.text.strip():
+    if not mail.text.strip():
         # Refused here, not only when its message is added: an empty mail makes no customer
         # (whose rows a batch would then roll back whole, see atiende.core.batching).
-        conversation_actions.require_content(mail.text, mail.html, 0)
+        conversation_actions.require_content(mail.text, mail.html, mail.attachments)
     customer = _customer_named_by_crn(context.brand, f"{mail.subject}\n{mail.text[:2000]}")
     address = IdentityInput("email", mail.sender.address)
     if customer is not None:
