@@ -1,6 +1,9 @@
-"""The project's SQLite backend: Django's, with placeholder conversion remembered."""
+"""The project's SQLite backend: Django's, with placeholder conversion remembered and the rows a
+transaction wrote counted."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 from django.db import connection, connections
@@ -49,3 +52,28 @@ def test_every_commit_is_synced_to_disk() -> None:
         assert cursor.fetchone() == ("wal",)
         cursor.execute("PRAGMA synchronous")
         assert cursor.fetchone() == (2,)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_counts_the_rows_it_wrote_and_nothing_outside_one(brand, system) -> None:
+    """What an optimistic batch tells a failed item's writes by (core/batching.py): rows inserted
+    or updated count, a read or an update that matched nothing does not, and outside a
+    transaction (or after SQLite rolled one back on its own) there is no count to trust."""
+    from django.db import transaction
+
+    from atiende.customers.actions import create_customer
+    from atiende.customers.models import Customer
+
+    sqlite: Any = connection  # (the project's backend: rows_written is its own)
+    sqlite.ensure_connection()
+    assert sqlite.rows_written() is None
+    with transaction.atomic():
+        before = sqlite.rows_written()
+        assert before is not None
+        list(Customer.objects.all())
+        with sqlite.cursor() as cursor:
+            cursor.execute("UPDATE customers_customer SET name = name WHERE id = -1")
+        assert sqlite.rows_written() == before
+        create_customer(brand=brand, actor=system, name="Ana")
+        assert sqlite.rows_written() > before
+    assert sqlite.rows_written() is None
