@@ -27,6 +27,7 @@ from django.db import (
 from django.db.models import signals
 
 from atiende.core.batching import in_batch_item
+from atiende.core.db_values import ValueReader, value_readers
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -153,8 +154,13 @@ class ActionWrittenModel(models.Model):
 class _Statement:
     sql: str
     fields: tuple[models.Field, ...]
+    # Each field's value for the database, read from an instance (core.db_values).
+    readers: tuple[ValueReader, ...]
     # An INSERT's new key: returned by the statement (RETURNING), or else the cursor's lastrowid.
     returns_key: bool = True
+
+    def values(self, instance: models.Model, database: Any) -> list[Any]:
+        return [read(instance, database) for read in self.readers]
 
 
 @functools.cache
@@ -188,7 +194,10 @@ def _insert_statement(
     returns_key = database.vendor != "sqlite"
     returned = (meta.pk,) if returns_key else ()
     return _Statement(
-        _insert_sql(model, alias, fields, unless_present, 1, returned), fields, returns_key
+        _insert_sql(model, alias, fields, unless_present, 1, returned),
+        fields,
+        value_readers(fields, database, add=True),
+        returns_key,
     )
 
 
@@ -236,9 +245,7 @@ def _insert(
         sender=model, instance=instance, raw=False, using=alias, update_fields=None
     )
     database = connections[alias]
-    values = []
-    for field in statement.fields:
-        values.append(field.get_db_prep_save(field.pre_save(instance, add=True), database))
+    values = statement.values(instance, database)
     with transaction.mark_for_rollback_on_error(using=alias), database.cursor() as cursor:
         cursor.execute(statement.sql, values)
         if statement.returns_key:
@@ -369,12 +376,7 @@ def _insert_rows(
             signals.pre_save.send(
                 sender=model, instance=instance, raw=False, using=alias, update_fields=None
             )
-        rows.append(
-            [
-                field.get_db_prep_save(field.pre_save(instance, add=True), database)
-                for field in statement.fields
-            ]
-        )
+        rows.append(statement.values(instance, database))
     size = max(1, database.ops.bulk_batch_size(list(statement.fields), instances))
     returned: list[tuple[Any, ...]] = []
     with transaction.mark_for_rollback_on_error(using=alias), database.cursor() as cursor:
@@ -434,14 +436,7 @@ def update_each(rows: Sequence[models.Model], field_names: Sequence[str]) -> Non
     with connection.cursor() as cursor:
         cursor.executemany(
             statement.sql,
-            [
-                [
-                    field.get_db_prep_save(field.pre_save(row, add=False), connection)
-                    for field in statement.fields
-                ]
-                + [row.pk]
-                for row in rows
-            ],
+            [[*statement.values(row, connection), row.pk] for row in rows],
         )
 
 
@@ -460,11 +455,13 @@ def _update_statement(
     if not names <= {name for field in writable for name in (field.name, field.attname)}:
         return None
     fields = tuple(field for field in writable if field.name in names or field.attname in names)
-    quote = connections[alias].ops.quote_name
+    database = connections[alias]
+    quote = database.ops.quote_name
     assignments = ", ".join(f"{quote(str(field.column))} = %s" for field in fields)
     return _Statement(
         f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(str(meta.pk.column))} = %s",  # noqa: S608 (names, not values)
         fields,
+        value_readers(fields, database, add=False),
     )
 
 
@@ -491,10 +488,7 @@ def _update(instance: models.Model, update_fields: Any, using: str | None) -> bo
         sender=model, instance=instance, raw=False, using=alias, update_fields=names
     )
     database = connections[alias]
-    values = [
-        field.get_db_prep_save(field.pre_save(instance, add=False), database)
-        for field in statement.fields
-    ]
+    values = statement.values(instance, database)
     with transaction.mark_for_rollback_on_error(using=alias), database.cursor() as cursor:
         cursor.execute(statement.sql, [*values, instance.pk])
         if cursor.rowcount < 1:
