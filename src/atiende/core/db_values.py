@@ -9,9 +9,9 @@ those calls took a third as long as SQLite took to run the statements (``bench/i
 timer around them). :func:`value_readers` gives, for each field, a function of the instance that
 returns the same value: the value itself where the field is one of Django's own plain fields and
 the value of the type that field keeps (``str`` for text, ``int`` for numbers and foreign keys
-on SQLite, ``bool`` for flags, an aware ``datetime`` handed to the backend's adapter), and
-Django's way for anything else — another field class (JSON, files, a subclass that may convert),
-``auto_now`` times, any other value. ``core/tests/test_db_values.py`` holds it to Django's answer
+on SQLite, ``bool`` for flags), an aware ``datetime`` (``auto_now`` ones included) handed to the
+backend's adapter, and Django's way for anything else — another field class (JSON, files, a
+subclass that may convert), any other value. ``core/tests/test_db_values.py`` holds it to Django's answer
 for every field of every model.
 """
 
@@ -65,28 +65,49 @@ def _djangos_way(field: models.Field, add: bool) -> ValueReader:
 
 
 def _reader(field: models.Field, vendor: str, add: bool) -> ValueReader:
-    fallback = _djangos_way(field, add)
     kind = type(field)
-    if type(field).pre_save is not models.Field.pre_save and kind is not models.DateTimeField:
+    if _converts_as_datetime_field(kind):
+        # (whatever its pre_save: auto_now, the events' RecordedAtField)
+        return _aware_datetime(field, add)
+    fallback = _djangos_way(field, add)
+    if kind.pre_save is not models.Field.pre_save:
         return fallback  # (a field that computes its value when saved)
     attname = field.attname
     if kind in _TEXT_FIELDS:
-        return _kept_when(attname, str, fallback)
+        return _text(attname, fallback)
     if kind is models.BooleanField:
-        return _kept_when(attname, bool, fallback)
+        return _exactly(attname, bool, fallback)
     if kind in _INTEGER_FIELDS and vendor == "sqlite":
-        return _kept_when(attname, int, fallback)
+        return _exactly(attname, int, fallback)
     if kind is models.ForeignKey and vendor == "sqlite":
         target = field.target_field  # type: ignore[attr-defined]
         if type(target) in _INTEGER_FIELDS:
             # ForeignKey.get_db_prep_save hands a value other than None (or "") to its target.
-            return _kept_when(attname, int, fallback)
-    if kind is models.DateTimeField and not (field.auto_now or field.auto_now_add):  # type: ignore[attr-defined]
-        return _aware_datetime(attname, fallback)
+            return _exactly(attname, int, fallback)
     return fallback
 
 
-def _kept_when(attname: str, kept: type, fallback: ValueReader) -> ValueReader:
+def _converts_as_datetime_field(kind: type[models.Field]) -> bool:
+    reference = models.DateTimeField
+    return all(
+        getattr(kind, name) is getattr(reference, name)
+        for name in ("get_db_prep_save", "get_db_prep_value", "get_prep_value", "to_python")
+    )
+
+
+def _text(attname: str, fallback: ValueReader) -> ValueReader:
+    def read(instance: models.Model, connection: BaseDatabaseWrapper) -> Any:
+        value = getattr(instance, attname)
+        # A str of any class (the models' TextChoices members): CharField.to_python returns it
+        # as it is.
+        if value is None or isinstance(value, str):
+            return value
+        return fallback(instance, connection)
+
+    return read
+
+
+def _exactly(attname: str, kept: type, fallback: ValueReader) -> ValueReader:
     def read(instance: models.Model, connection: BaseDatabaseWrapper) -> Any:
         value = getattr(instance, attname)
         # Exactly the type (a bool is an int; an int subclass may convert differently).
@@ -97,15 +118,15 @@ def _kept_when(attname: str, kept: type, fallback: ValueReader) -> ValueReader:
     return read
 
 
-def _aware_datetime(attname: str, fallback: ValueReader) -> ValueReader:
+def _aware_datetime(field: models.Field, add: bool) -> ValueReader:
     def read(instance: models.Model, connection: BaseDatabaseWrapper) -> Any:
-        value = getattr(instance, attname)
+        value = field.pre_save(instance, add)
         if value is None:
             return None
         if type(value) is datetime.datetime and value.utcoffset() is not None:
             # DateTimeField.get_prep_value returns an aware datetime as it is (a naive one gets
-            # a warning and the default zone: Django's way, below).
+            # a warning and the default zone: Django's way).
             return connection.ops.adapt_datetimefield_value(value)
-        return fallback(instance, connection)
+        return field.get_db_prep_save(value, connection)
 
     return read
