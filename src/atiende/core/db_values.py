@@ -21,6 +21,7 @@ import datetime
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
@@ -68,7 +69,7 @@ def _reader(field: models.Field, vendor: str, add: bool) -> ValueReader:
     kind = type(field)
     if _converts_as_datetime_field(kind):
         # (whatever its pre_save: auto_now, the events' RecordedAtField)
-        return _aware_datetime(field, add)
+        return _aware_datetime(field, add, sqlite=vendor == "sqlite")
     fallback = _djangos_way(field, add)
     if kind.pre_save is not models.Field.pre_save:
         return fallback  # (a field that computes its value when saved)
@@ -118,7 +119,7 @@ def _exactly(attname: str, kept: type, fallback: ValueReader) -> ValueReader:
     return read
 
 
-def _aware_datetime(field: models.Field, add: bool) -> ValueReader:
+def _aware_datetime(field: models.Field, add: bool, *, sqlite: bool) -> ValueReader:
     def read(instance: models.Model, connection: BaseDatabaseWrapper) -> Any:
         value = field.pre_save(instance, add)
         if value is None:
@@ -126,6 +127,10 @@ def _aware_datetime(field: models.Field, add: bool) -> ValueReader:
         if type(value) is datetime.datetime and value.utcoffset() is not None:
             # DateTimeField.get_prep_value returns an aware datetime as it is (a naive one gets
             # a warning and the default zone: Django's way).
+            if sqlite and settings.USE_TZ:
+                # What SQLite's adapt_datetimefield_value makes of an aware time, without its
+                # checks for what this is not (None, an expression, a naive time).
+                return str(value.astimezone(connection.timezone).replace(tzinfo=None))
             return connection.ops.adapt_datetimefield_value(value)
         return field.get_db_prep_save(value, connection)
 

@@ -87,11 +87,14 @@ def _holding(model: type[models.Model], field: models.Field, value: Any) -> mode
 
 
 @pytest.mark.parametrize("add", [True, False])
-@pytest.mark.parametrize("zone", ["UTC", "America/Bogota"])
+@pytest.mark.parametrize(
+    ("zone", "use_tz"), [("UTC", True), ("America/Bogota", True), ("UTC", False)]
+)
 def test_every_field_of_every_model_reads_as_djangos_calls_give_it(
-    add: bool, zone: str, settings: Any
+    add: bool, zone: str, use_tz: bool, settings: Any
 ) -> None:
     settings.TIME_ZONE = zone  # (where Django puts a naive datetime)
+    settings.USE_TZ = use_tz  # (without: SQLite refuses an aware one)
     fields = _project_fields()
     assert len(fields) > 200  # (the models were found)
     with mock.patch("django.utils.timezone.now", return_value=_NOW):
