@@ -29,7 +29,7 @@ from types import MappingProxyType
 from typing import Any
 
 from atiende.channels.email import automation
-from atiende.channels.email.mime_parser import message_from_bytes
+from atiende.channels.email.mime_parser import HeaderIndexedMessage, message_from_bytes
 from atiende.channels.email.quotes import html_to_text, split_html_reply, split_quoted
 
 __all__ = [
@@ -197,7 +197,7 @@ def _plain_content_type(value: str) -> _PlainContentType | None:
     return header
 
 
-_POLICY = _MemoPolicy()
+_POLICY = _MemoPolicy(message_factory=HeaderIndexedMessage)
 
 
 class _RawPolicy(Compat32):

@@ -5,6 +5,7 @@ boundaries full of the characters a regular expression treats specially."""
 from __future__ import annotations
 
 import email
+import email.errors
 import re
 from email.message import Message
 from email.policy import compat32, default
@@ -161,3 +162,51 @@ def test_other_patterns_are_compiled_as_asked() -> None:
     assert isinstance(pattern, re.Pattern)
     assert pattern.pattern == r"\r\n|\r|\n"
     assert isinstance(odd_boundary, re.Pattern)  # not what the parser builds: compiled
+
+
+_NAMES = ["Subject", "subject", "SUBJECT", "To", "Content-Type", "content-type", "X-Extra"]
+_OPERATIONS = st.lists(
+    st.tuples(
+        st.sampled_from(["add", "delete", "replace", "set_param", "set_boundary", "get"]),
+        st.sampled_from(_NAMES),
+        st.text(alphabet="abc xyz", max_size=8),
+    ),
+    max_size=12,
+)
+
+
+def _lookups(message: Message) -> list[Any]:
+    return [(name in message, str(message.get(name, "-"))) for name in _NAMES]
+
+
+@settings(max_examples=300, deadline=None)
+@given(_OPERATIONS)
+def test_a_header_indexed_message_answers_lookups_as_the_standard_library_after_any_change(
+    operations: list[tuple[str, str, str]],
+) -> None:
+    from email.message import EmailMessage
+
+    theirs, ours = EmailMessage(policy=default), mime_parser.HeaderIndexedMessage(policy=default)
+    for operation, name, value in operations:
+        for message in (theirs, ours):
+            try:
+                if operation == "add":
+                    message[name] = value
+                elif operation == "delete":
+                    del message[name]
+                elif operation == "replace":
+                    message.replace_header(name, value)
+                elif operation == "set_param":
+                    message.set_param("charset", value or "x", header="Content-Type")
+                elif operation == "set_boundary":
+                    message.set_boundary(value or "b")
+            except (KeyError, ValueError, email.errors.HeaderParseError) as error:
+                message.__dict__.setdefault("failures", []).append(type(error))
+        assert theirs.__dict__.get("failures") == ours.__dict__.get("failures")
+        assert _lookups(ours) == _lookups(theirs)
+        assert ours.get_content_type() == theirs.get_content_type()
+
+
+def test_the_parsers_messages_are_header_indexed() -> None:
+    parsed = parsing._read(MAILS[0].read_bytes(), 100, [])
+    assert all(isinstance(part, mime_parser.HeaderIndexedMessage) for part in parsed.walk())
