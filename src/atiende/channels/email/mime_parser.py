@@ -125,3 +125,19 @@ class HeaderIndexedMessage(EmailMessage):
 
     def __contains__(self, name: str) -> bool:
         return self._first_position(name) is not None
+
+    _content_type_memo: tuple[Any, Any, str] | None = None
+
+    def get_content_type(self) -> str:
+        """``Message.get_content_type``, remembered for the Content-Type header it was read from
+        (the parser asks twelve times a message; a changed header is a new entry in the list)."""
+        position = self._first_position("content-type")
+        if position is None:
+            return self.get_default_type()
+        entry = self._headers[position]  # type: ignore[attr-defined]
+        memo = self._content_type_memo
+        if memo is not None and memo[0] is entry and memo[1] is self.policy:
+            return memo[2]
+        content_type = super().get_content_type()
+        self._content_type_memo = (entry, self.policy, content_type)
+        return content_type

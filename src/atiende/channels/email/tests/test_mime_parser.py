@@ -167,7 +167,9 @@ def test_other_patterns_are_compiled_as_asked() -> None:
 _NAMES = ["Subject", "subject", "SUBJECT", "To", "Content-Type", "content-type", "X-Extra"]
 _OPERATIONS = st.lists(
     st.tuples(
-        st.sampled_from(["add", "delete", "replace", "set_param", "set_boundary", "get"]),
+        st.sampled_from(
+            ["add", "delete", "replace", "set_param", "set_boundary", "set_type", "default"]
+        ),
         st.sampled_from(_NAMES),
         st.text(alphabet="abc xyz", max_size=8),
     ),
@@ -200,6 +202,10 @@ def test_a_header_indexed_message_answers_lookups_as_the_standard_library_after_
                     message.set_param("charset", value or "x", header="Content-Type")
                 elif operation == "set_boundary":
                     message.set_boundary(value or "b")
+                elif operation == "set_type":
+                    message.set_type(f"text/{value.strip() or 'x'}")
+                elif operation == "default":
+                    message.set_default_type("message/rfc822" if value else "text/plain")
             except (KeyError, ValueError, email.errors.HeaderParseError) as error:
                 message.__dict__.setdefault("failures", []).append(type(error))
         assert theirs.__dict__.get("failures") == ours.__dict__.get("failures")
