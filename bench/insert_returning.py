@@ -8,8 +8,10 @@ and processed), then, for the conversation, message and customer-identity tables
 ``--rows`` copies of existing rows (their unique values changed) in a loop, in a transaction
 rolled back afterwards: through Python's ``sqlite3`` without RETURNING, with ``RETURNING id``,
 and through Django's cursor (``%s`` placeholders, no RETURNING: how ``core.actions`` inserts a
-row on SQLite); and all ``--rows`` at once by one ``executemany`` (how rows written together
-at a batch's end would go). The ways alternate ``--rounds`` times; the medians are printed, in
+row on SQLite); all ``--rows`` at once by one ``executemany`` (how rows written together
+at a batch's end would go); and as the chain writes a row, a model instance made from keyword
+arguments and saved (``core.actions``' statement built once: the instance, its values read for
+the database, the signals, Django's cursor). The ways alternate ``--rounds`` times; the medians are printed, in
 µs per row. Compare with ``bench/ingest.py --statement-times``, where the same statements run
 among the others of the chain.
 """
@@ -17,11 +19,13 @@ among the others of the chain.
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -63,7 +67,20 @@ def main() -> None:
         f"SQLite {machine['sqlite']}"
     )
     print(f"µs per one-row INSERT, median of {options.rounds} loops of {options.rows} rows")
-    print(f"{'table':32} {'plain':>8} {'RETURNING':>10} {'Django':>8} {'executemany':>12}")
+    print(
+        f"{'table':32} {'plain':>8} {'RETURNING':>10} {'Django':>8} {'executemany':>12} "
+        f"{'model':>8}"
+    )
+    from django.apps import apps
+
+    from atiende.core.actions import action
+
+    @action
+    def save_each(make: list[Any]) -> None:
+        # (One action for the loop: inside it, saving takes no savepoint of its own.)
+        for new_row in make:
+            new_row().save()
+
     serial = 10**8
     for table, unique in TABLES.items():
         columns = [row[1] for row in raw.execute(f"PRAGMA table_info({table})")][1:]
@@ -72,11 +89,19 @@ def main() -> None:
         names = ", ".join(columns)
         plain = f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})"  # noqa: S608
         django_sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})"  # noqa: S608
+        model = next(each for each in apps.get_models() if each._meta.db_table == table)
+        template = model._default_manager.order_by("-pk").first()
+        keywords = {
+            field.attname: getattr(template, field.attname)
+            for field in model._meta.concrete_fields
+            if not field.primary_key
+        }
         timings: dict[str, list[float]] = {
             "plain": [],
             "returning": [],
             "django": [],
             "executemany": [],
+            "model": [],
         }
         for _round in range(options.rounds):
             for way in timings:
@@ -87,11 +112,20 @@ def main() -> None:
                     for position in changing:
                         row[position] = serial if isinstance(row[position], int) else f"{serial}x"
                     values.append(row)
+                makers = [
+                    functools.partial(
+                        model,
+                        **{**keywords, **{column: row[columns.index(column)] for column in unique}},
+                    )
+                    for row in values
+                ]
                 with transaction.atomic():
                     started = time.perf_counter()
                     if way == "executemany":
                         raw.executemany(plain, values)
-                    for row in values if way != "executemany" else ():
+                    elif way == "model":
+                        save_each(makers)
+                    for row in values if way not in ("executemany", "model") else ():
                         if way == "plain":
                             raw.execute(plain, row)
                         elif way == "returning":
@@ -105,7 +139,7 @@ def main() -> None:
         medians = {way: statistics.median(values) for way, values in timings.items()}
         print(
             f"{table:32} {medians['plain']:8.1f} {medians['returning']:10.1f} "
-            f"{medians['django']:8.1f} {medians['executemany']:12.1f}"
+            f"{medians['django']:8.1f} {medians['executemany']:12.1f} {medians['model']:8.1f}"
         )
 
 
