@@ -252,10 +252,17 @@ def _pg_recreate(url: str, *, drop_only: bool = False) -> None:
             admin.execute(f'CREATE DATABASE "{name}"')
 
 
-def setup_django(database_url: str, data_dir: Path, sqlite_pragmas: str = "") -> None:
+def setup_django(
+    database_url: str, data_dir: Path, sqlite_pragmas: str = "", redis_url: str = ""
+) -> None:
     os.environ["ATIENDE_DATA_DIR"] = str(data_dir)
     os.environ["DJANGO_SETTINGS_MODULE"] = "atiende.config.settings"
-    os.environ.pop("REDIS_URL", None)
+    if redis_url:
+        # Real-time notices, the task queue and the cache through Redis, as a deployment of
+        # several processes runs them.
+        os.environ["REDIS_URL"] = redis_url
+    else:
+        os.environ.pop("REDIS_URL", None)
     if database_url:
         os.environ["DATABASE_URL"] = database_url
     else:
@@ -560,6 +567,7 @@ def machine(database_url: str) -> dict[str, Any]:
         "sqlite": sqlite3.sqlite_version,
         "database": "postgresql" if database_url else "sqlite",
         "sqlite_pragmas": "" if database_url else _init_command(),
+        "redis": bool(os.environ.get("REDIS_URL")),
     }
     if database_url:
         from django.db import connection
@@ -578,7 +586,7 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
     if options.database_url:
         _pg_recreate(options.database_url)
     try:
-        setup_django(options.database_url, data_dir, options.sqlite_pragmas)
+        setup_django(options.database_url, data_dir, options.sqlite_pragmas, options.redis_url)
         brand = create_brand(service_levels=options.sla)
         generated = generate(options.n)
         mails = [(f"bench:{index}", raw) for index, raw in enumerate(generated)]
@@ -694,6 +702,7 @@ def print_report(result: dict[str, Any]) -> None:
             if result.get("store_together", 1) > 1
             else "each stored on its own"
         )
+        + (", notices and tasks through Redis" if machine_info.get("redis") else "")
     )
     for phase in ("store", "process", "end_to_end"):
         figures = result[phase]
@@ -802,6 +811,11 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=5000, help="generated messages (default 5000)")
     parser.add_argument("--quick", action="store_true", help="a smoke run of 200 messages")
     parser.add_argument("--database-url", default="", help="PostgreSQL URL (default SQLite)")
+    parser.add_argument(
+        "--redis-url",
+        default="",
+        help="Redis for notices, tasks and cache, as with several processes (default: none)",
+    )
     parser.add_argument("--batch-size", type=int, default=100, help="rows per worker batch")
     parser.add_argument(
         "--store-together",

@@ -12,7 +12,9 @@ Groups a connection joins
                           and the scoped query found it visible.
 
 What is forwarded
-    Each event is checked again here before it leaves: its ``brand`` must be one the user may see
+    An ``atiende.event`` carries one event (kind, data); an ``atiende.events``, several for the
+    same group in order (a worker's batch: ``core.realtime.layer_messages``), each forwarded
+    on its own. Each event is checked again here before it leaves: its ``brand`` must be one the user may see
     conversations in (an event without one is dropped), and note events (``note.*``) need the
     right to read internal notes in that brand, so a BPO client's viewer never learns that a note
     was written. The rights are read when the connection opens and read
@@ -234,7 +236,19 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def atiende_event(self, message: dict[str, Any]) -> None:
         if not hasattr(self, "access") or not await self._access_is_current():
             return
-        kind, data = message.get("kind"), message.get("data")
+        await self._forward(message.get("kind"), message.get("data"))
+
+    async def atiende_events(self, message: dict[str, Any]) -> None:
+        """Several events for one group, sent together (``core.realtime.layer_messages``):
+        each checked and forwarded on its own, in order."""
+        if not hasattr(self, "access") or not await self._access_is_current():
+            return
+        events = message.get("events")
+        for event in events if isinstance(events, list) else ():
+            if isinstance(event, dict):
+                await self._forward(event.get("kind"), event.get("data"))
+
+    async def _forward(self, kind: Any, data: Any) -> None:
         if not (isinstance(kind, str) and isinstance(data, dict)):
             return
         if not self.access.may_receive(kind, data):

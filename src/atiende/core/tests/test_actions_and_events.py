@@ -1,3 +1,5 @@
+import asyncio
+import contextlib
 from typing import Any
 
 import asgiref.sync
@@ -412,3 +414,57 @@ def test_insert_each_inserts_as_bulk_create_without_the_orms_compiler(
     action(insert_each)([computed])
     assert orm_compilers["insert"] == 1
     assert computed.pk is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batchs_notices_to_one_group_travel_together_in_their_order():
+    from atiende.core.realtime import collect_notices
+
+    layer = get_channel_layer()
+    brand_one, brand_two = async_to_sync(layer.new_channel)(), async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)("brand.1", brand_one)
+    async_to_sync(layer.group_add)("brand.2", brand_two)
+    with collect_notices():
+        for number in (1, 2, 3):
+            with transaction.atomic():
+                notify_on_commit("message.received", {"conversation": number}, ["brand.1"])
+        with transaction.atomic():
+            notify_on_commit("conversation.created", {"conversation": 9}, ["brand.1", "brand.2"])
+
+    async def received(channel: str) -> list[dict[str, Any]]:
+        messages = [await layer.receive(channel)]
+        with contextlib.suppress(TimeoutError):
+            messages.append(await asyncio.wait_for(layer.receive(channel), 0.2))
+        return messages
+
+    assert async_to_sync(received)(brand_one) == [
+        {
+            "type": "atiende.events",
+            "events": [
+                {"kind": "message.received", "data": {"conversation": 1}},
+                {"kind": "message.received", "data": {"conversation": 2}},
+                {"kind": "message.received", "data": {"conversation": 3}},
+                {"kind": "conversation.created", "data": {"conversation": 9}},
+            ],
+        }
+    ]
+    assert async_to_sync(received)(brand_two) == [
+        {"type": "atiende.event", "kind": "conversation.created", "data": {"conversation": 9}}
+    ]
+    async_to_sync(layer.group_discard)("brand.1", brand_one)
+    async_to_sync(layer.group_discard)("brand.2", brand_two)
+
+
+def test_a_groups_events_go_a_hundred_to_a_message():
+    from atiende.core.realtime import EVENTS_PER_MESSAGE, layer_messages
+
+    notices = [("message.received", {"n": n}, ["brand.1"]) for n in range(250)]
+    messages = layer_messages(notices)
+    assert [len(message["events"]) for _group, message in messages] == [
+        EVENTS_PER_MESSAGE,
+        EVENTS_PER_MESSAGE,
+        50,
+    ]
+    assert [event["data"]["n"] for _group, message in messages for event in message["events"]] == (
+        list(range(250))
+    )

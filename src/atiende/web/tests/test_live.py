@@ -169,6 +169,45 @@ def test_an_agent_hears_of_its_brands_conversations_and_not_of_another_brand(
     run(scenario)
 
 
+def test_events_sent_together_reach_the_browser_one_by_one_and_only_those_it_may_see(
+    agent: Any, brand: Any, conversation: Any, other_conversation: Any
+) -> None:
+    """A worker's batch sends a group its events in one message (core.realtime): each is
+    checked and forwarded on its own, in order; another brand's is dropped."""
+    from channels.layers import get_channel_layer
+
+    cookie = session_cookie(agent)
+    mine = {"brand": brand.pk, "conversation": conversation.pk}
+    theirs = {"brand": other_conversation.brand_id, "conversation": other_conversation.pk}
+
+    async def scenario() -> None:
+        live = await connected(cookie)
+        await get_channel_layer().group_send(
+            f"brand.{brand.pk}",
+            {
+                "type": "atiende.events",
+                "events": [
+                    {"kind": "conversation.created", "data": mine},
+                    {"kind": "conversation.created", "data": theirs},
+                    "not an event",
+                    {"kind": "message.received", "data": {**mine, "message": 7}},
+                ],
+            },
+        )
+        assert await live.receive_json_from(timeout=TIMEOUT) == {
+            "kind": "conversation.created",
+            "data": mine,
+        }
+        assert await live.receive_json_from(timeout=TIMEOUT) == {
+            "kind": "message.received",
+            "data": {**mine, "message": 7},
+        }
+        assert await live.receive_nothing(timeout=0.2)
+        await live.disconnect()
+
+    run(scenario)
+
+
 def test_a_client_viewer_is_not_told_of_internal_notes(
     agent: Any, client_viewer: Any, conversation: Any
 ) -> None:
