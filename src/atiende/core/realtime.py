@@ -6,8 +6,11 @@ layer when several processes must share events) stays behind this function.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterable, Iterator
+import os
+import threading
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -90,6 +93,40 @@ def layer_messages(notices: list[Notice]) -> list[tuple[str, dict[str, Any]]]:
     return messages
 
 
+class _OwnLoop:
+    """An event loop of this process's own, run by a daemon thread, kept between sends.
+
+    The Redis layer keeps its connections per event loop, and ``async_to_sync`` started a
+    thread and an event loop for every call: a worker connected to Redis again for every batch
+    it committed, about 4 ms a batch (``bench/ingest.py --redis-url --profile``). A forked
+    child makes its own (the parent's thread is not in it).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid = 0
+
+    def run(self, make: Callable[[], Coroutine[Any, Any, None]], *, timeout: float) -> None:
+        asyncio.run_coroutine_threadsafe(make(), self._running()).result(timeout)
+
+    def _running(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid():
+                loop = asyncio.new_event_loop()
+                threading.Thread(
+                    target=loop.run_forever, name="atiende-notices", daemon=True
+                ).start()
+                self._loop, self._pid = loop, os.getpid()
+            return self._loop
+
+
+_OWN_LOOP = _OwnLoop()
+# Seconds a sender waits for its notices to be handed to the layer (the Redis layer's socket
+# timeout in the settings is 30 s); past it the failure is logged, like any other.
+_SEND_TIMEOUT = 30.0
+
+
 def _send(notices: list[Notice]) -> None:
     try:
         from asgiref.sync import async_to_sync
@@ -106,7 +143,13 @@ def _send(notices: list[Notice]) -> None:
                 except Exception:
                     logger.exception("real-time notices to %s were not delivered", group)
 
-        async_to_sync(send_all)()
+        from channels.layers import InMemoryChannelLayer
+
+        if isinstance(layer, InMemoryChannelLayer):
+            # Its queues belong to the loop of the server that listens in this process.
+            async_to_sync(send_all)()
+        else:
+            _OWN_LOOP.run(send_all, timeout=_SEND_TIMEOUT)
     except Exception:
         logger.exception("%d real-time notices were not delivered", len(notices))
 

@@ -118,3 +118,53 @@ def test_a_notice_from_another_process_arrives_through_redis(redis_url, tmp_path
         "kind": "message.received",
         "data": {"conversation": 7},
     }
+
+
+def test_notices_through_redis_are_sent_from_one_event_loop_kept_by_the_process(
+    redis_url, settings
+):
+    """Not a thread and an event loop (and so a connection to Redis) per send, as async_to_sync
+    made: every send runs on the process's own loop."""
+    import threading
+
+    from channels.layers import get_channel_layer
+    from channels_redis.core import RedisChannelLayer
+
+    from atiende.core import realtime
+
+    prefix = f"atiende-test-{uuid.uuid4().hex[:12]}"
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [redis_url], "prefix": prefix},
+        }
+    }
+    layer = get_channel_layer()
+    listener = RedisChannelLayer(hosts=[redis_url], prefix=prefix)
+    group = f"brand.test-{os.getpid()}"
+    sent_from: list[tuple[int, str]] = []
+    group_send = layer.group_send
+
+    async def recorded(group_name, message):
+        sent_from.append((id(asyncio.get_running_loop()), threading.current_thread().name))
+        await group_send(group_name, message)
+
+    layer.group_send = recorded
+
+    async def listen() -> list[dict]:
+        channel = await listener.new_channel()
+        await listener.group_add(group, channel)
+        try:
+            for number in (1, 2, 3):
+                await asyncio.to_thread(
+                    realtime._send, [("message.received", {"conversation": number}, [group])]
+                )
+            return [await asyncio.wait_for(listener.receive(channel), 10) for _ in range(3)]
+        finally:
+            await listener.group_discard(group, channel)
+            await listener.flush()
+
+    received = async_to_sync(listen)()
+    assert [message["data"]["conversation"] for message in received] == [1, 2, 3]
+    assert len(set(sent_from)) == 1
+    assert sent_from[0][1] == "atiende-notices"
