@@ -11,9 +11,9 @@ and through Django's cursor (``%s`` placeholders, no RETURNING: how ``core.actio
 row on SQLite); all ``--rows`` at once by one ``executemany`` (how rows written together
 at a batch's end would go); and as the chain writes a row, a model instance made from keyword
 arguments and saved (``core.actions``' statement built once: the instance, its values read for
-the database, the signals, Django's cursor). The ways alternate ``--rounds`` times; the medians are printed, in
-µs per row. Compare with ``bench/ingest.py --statement-times``, where the same statements run
-among the others of the chain.
+the database, the signals, Django's cursor). The ways alternate ``--rounds`` times; the
+medians are printed, in µs per row. Compare with ``bench/ingest.py --statement-times``, where
+the same statements run among the others of the chain.
 """
 
 from __future__ import annotations
