@@ -76,8 +76,10 @@ logger = logging.getLogger(__name__)
 CLOSE_UNAUTHENTICATED = 4401
 # Seconds between re-reads of a connected user's rights (roles, active account, session).
 ACCESS_TTL = 60.0
-# Seconds between a connection's renewals of its group memberships (see the module docstring).
-MEMBERSHIP_RENEWAL = 300.0
+# Seconds between a connection's renewals of its group memberships (see the module docstring):
+# how long a tab stays deaf after Redis lost its keys. The rights are re-read that often anyway
+# on a connection that hears events (ACCESS_TTL), so a minute costs a few group joins more.
+MEMBERSHIP_RENEWAL = 60.0
 # A browser sends "typing" at most every 3 s; this bounds a misbehaving one.
 TYPING_INTERVAL = 2.0
 # Conversations one connection may watch at once (a page watches one).
