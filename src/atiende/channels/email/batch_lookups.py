@@ -120,22 +120,62 @@ def _prepare_brand(brand_id: int, rows: Sequence[Any]) -> Prepared:
     return prepared
 
 
+# An IN list's length is part of a prepared read's statement (core.prepared): a batch's lists
+# are padded to one of these lengths by repeating their last value (which IN does not mind), so
+# each read is compiled a few times per process instead of for every batch. Building one of
+# these queries of a few hundred values cost the ORM about 1 ms, three a batch.
+_LIST_LENGTHS = (8, 32, 128, _CHUNK)
+
+
 def _chunks(values: set[str]) -> list[list[str]]:
     ordered = sorted(values)
-    return [ordered[start : start + _CHUNK] for start in range(0, len(ordered), _CHUNK)]
+    return [_padded(ordered[start : start + _CHUNK]) for start in range(0, len(ordered), _CHUNK)]
+
+
+def _padded(values: list[str]) -> list[str]:
+    length = next(size for size in _LIST_LENGTHS if size >= len(values))
+    return values + [values[-1]] * (length - len(values))
+
+
+def _stored_ids_read(brand_id: int, ids: list[str]) -> QuerySet[Any]:
+    # ``external_id <> ''`` lets SQLite use the partial unique index (see the stages).
+    return (
+        Message.objects.filter(brand_id=brand_id, channel=CHANNEL, external_id__in=ids)
+        .exclude(external_id="")
+        .order_by()
+        .values_list(
+            "external_id",
+            "created_at",
+            "pk",
+            *(f"conversation__{name}" for name in CONVERSATION_FIELDS),
+        )
+    )
+
+
+def _own_addresses_read(addresses: list[str]) -> QuerySet[Any]:
+    return EmailAddress.objects.filter(address__in=addresses).order_by().values_list("address")
+
+
+def _identities_read(brand_id: int, values: list[str]) -> QuerySet[Any]:
+    return (
+        CustomerIdentity.objects.filter(
+            brand_id=brand_id, kind="email", network="", value__in=values
+        )
+        .order_by()
+        .values_list("value", "customer_id", *(f"customer__{name}" for name in _CUSTOMER_FIELDS))
+    )
+
+
+_STORED_IDS = PreparedRead(_stored_ids_read, brand_id=int, ids=list[str])
+_OWN_ADDRESSES = PreparedRead(_own_addresses_read, addresses=list[str])
+_IDENTITIES = PreparedRead(_identities_read, brand_id=int, values=list[str])
 
 
 def _read_stored_ids(brand_id: int, prepared: Prepared) -> None:
-    columns = [f"conversation__{name}" for name in CONVERSATION_FIELDS]
     for chunk in _chunks(prepared.asked_ids):
-        # ``external_id <> ''`` lets SQLite use the partial unique index (see the stages).
-        rows = (
-            Message.objects.filter(brand_id=brand_id, channel=CHANNEL, external_id__in=chunk)
-            .exclude(external_id="")
-            .order_by()
-            .values_list("external_id", "created_at", "pk", *columns)
-        )
-        for external_id, created_at, pk, *conversation in rows:
+        for external_id, created_at, pk, *conversation in _STORED_IDS.rows(
+            brand_id=brand_id, ids=chunk
+        ):
             prepared.stored_ids[external_id] = (created_at, pk, tuple(conversation))
 
 
@@ -143,20 +183,10 @@ def _read_senders(brand_id: int, prepared: Prepared) -> None:
     lowered = {address.lower() for address in prepared.asked_senders}
     for chunk in _chunks(lowered):
         prepared.own_addresses.update(
-            EmailAddress.objects.filter(address__in=chunk)
-            .order_by()
-            .values_list("address", flat=True)
+            address for (address,) in _OWN_ADDRESSES.rows(addresses=chunk)
         )
-    columns = [f"customer__{name}" for name in _CUSTOMER_FIELDS]
     for chunk in _chunks(prepared.asked_senders):
-        rows = (
-            CustomerIdentity.objects.filter(
-                brand_id=brand_id, kind="email", network="", value__in=chunk
-            )
-            .order_by()
-            .values_list("value", "customer_id", *columns)
-        )
-        for value, customer_id, *customer in rows:
+        for value, customer_id, *customer in _IDENTITIES.rows(brand_id=brand_id, values=chunk):
             prepared.identities[value] = (customer_id, tuple(customer))
     # Counted from the start of the window as it is now: a later check's window starts later,
     # so this count (plus what the batch adds) is never below the one it would find.

@@ -605,3 +605,52 @@ def test_a_reply_processed_on_its_own_is_read_again_under_a_lock(brand, support_
     )
     assert len(locked_reads) == 1
     assert InboundMessage.objects.get(pk=reply[0]).outcome == InboundOutcome.APPENDED
+
+
+def test_the_batch_reads_are_compiled_for_a_few_list_lengths_and_find_what_they_ask(
+    brand: Any, support_addresses: None
+) -> None:
+    """Each batch asks about a different number of Message-IDs and senders; the lists are
+    padded to a few lengths, so the prepared reads compile a handful of statements, not one
+    per batch, and still find every stored message and known sender."""
+    from atiende.channels.email import batch_lookups
+
+    first = store(
+        brand, [mail(f"cliente{n}@example.com", f"first-{n}@example.com") for n in range(3)]
+    )
+    process_inbound_batch(first)
+    later = store(
+        brand,
+        [
+            mail(
+                f"cliente{n}@example.com",
+                f"reply-{n}@example.com",
+                in_reply_to=f"first-{n}@example.com",
+            )
+            for n in range(3)
+        ]
+        + [mail(f"nuevo{n}@example.com", f"new-{n}@example.com") for n in range(9)]
+        + [mail("soporte@tiendasol.test", "own@example.com")],
+    )
+    process_inbound_batch(later)
+
+    outcomes = [row[1] for row in summary(first + later)]
+    # (mail from our own address is a loop: the guard stops it)
+    assert outcomes == ["created"] * 3 + ["appended"] * 3 + ["created"] * 9 + ["auto_reply"]
+    # The three replies' customers were found, not made again.
+    assert Customer.objects.filter(brand=brand).count() == 12
+    reads = (batch_lookups._STORED_IDS, batch_lookups._OWN_ADDRESSES, batch_lookups._IDENTITIES)
+    lengths = {shape[-1] for read in reads for shape in read._compiled}
+    assert lengths
+    assert lengths <= set(batch_lookups._LIST_LENGTHS)
+
+
+@pytest.mark.parametrize("count", [1, 7, 8, 9, 33, 128, 129, 500])
+def test_a_batch_list_is_padded_with_its_own_last_value(count: int) -> None:
+    from atiende.channels.email.batch_lookups import _LIST_LENGTHS, _padded
+
+    values = [f"v{n}" for n in range(count)]
+    padded = _padded(values)
+    assert len(padded) == min(length for length in _LIST_LENGTHS if length >= count)
+    assert padded[:count] == values
+    assert set(padded) == set(values)
