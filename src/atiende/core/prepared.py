@@ -40,6 +40,19 @@ _LISTS = (list, list[str])
 _KINDS = (int, str, *_LISTS)
 
 
+# Lists up to this long are padded to a power of two (PreparedRead); SQLite takes 32,766
+# parameters, PostgreSQL 65,535.
+_PADDED_UP_TO = 1024
+
+
+def _padded(values: Any) -> list[Any]:
+    items = list(values)
+    if not items or len(items) > _PADDED_UP_TO:
+        return items
+    length = 1 << (len(items) - 1).bit_length()
+    return items + [items[-1]] * (length - len(items))
+
+
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
@@ -54,7 +67,12 @@ class PreparedRead:
     """``build(**parameters)`` returns a ``values_list`` queryset; :meth:`rows` runs it.
 
     ``parameters`` names each parameter and its kind: ``int``, ``str``, ``list`` (of ints) or
-    ``list[str]``. A list's length is part of the statement: each length is compiled once.
+    ``list[str]``, the values of an ``IN (...)``. A list's length is part of the statement, so a
+    list is padded to the next power of two by repeating its last value (which ``IN`` does not
+    mind): a read asked about 3, then 5, then 300 values compiles the lengths 4, 8 and 512 once
+    each, not a statement per length (a batch of inbound mail asks about a different number of
+    Message-IDs every time). Lists longer than ``_PADDED_UP_TO`` are taken as they are (the
+    padding could pass a database's limit on parameters).
     """
 
     def __init__(self, build: Callable[..., QuerySet[Any]], **parameters: Any) -> None:
@@ -69,6 +87,10 @@ class PreparedRead:
     def rows(self, using: str = "default", **values: Any) -> list[tuple[Any, ...]]:
         if values.keys() != self.parameters.keys():
             raise TypeError(f"expected {sorted(self.parameters)}, got {sorted(values)}")
+        values = {
+            name: _padded(value) if self.parameters[name] in _LISTS else value
+            for name, value in values.items()
+        }
         connection = connections[using]
         shape = (
             using,

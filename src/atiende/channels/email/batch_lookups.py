@@ -120,21 +120,14 @@ def _prepare_brand(brand_id: int, rows: Sequence[Any]) -> Prepared:
     return prepared
 
 
-# An IN list's length is part of a prepared read's statement (core.prepared): a batch's lists
-# are padded to one of these lengths by repeating their last value (which IN does not mind), so
-# each read is compiled a few times per process instead of for every batch (three queries of
-# a few hundred values each, built value by value by the ORM: bench/README.md, 60c0f87).
-_LIST_LENGTHS = (8, 32, 128, _CHUNK)
-
-
 def _chunks(values: set[str]) -> list[list[str]]:
     ordered = sorted(values)
-    return [_padded(ordered[start : start + _CHUNK]) for start in range(0, len(ordered), _CHUNK)]
+    return [ordered[start : start + _CHUNK] for start in range(0, len(ordered), _CHUNK)]
 
 
-def _padded(values: list[str]) -> list[str]:
-    length = next(size for size in _LIST_LENGTHS if size >= len(values))
-    return values + [values[-1]] * (length - len(values))
+# The batch's IN (...) reads, compiled a few times per process (a list is padded to a power of
+# two, core.prepared) instead of built and compiled by the ORM for every batch, value by value
+# (bench/README.md, 60c0f87).
 
 
 def _stored_ids_read(brand_id: int, ids: list[str]) -> QuerySet[Any]:

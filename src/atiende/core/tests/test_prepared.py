@@ -52,6 +52,40 @@ def test_each_shape_is_compiled_once(conversation: Any, brand: Any, other_brand:
         assert compile_sql.call_count == 2
 
 
+def test_lists_are_padded_to_a_power_of_two_and_give_the_same_rows(
+    conversation: Any, other_conversation: Any, brand: Any, other_brand: Any
+) -> None:
+    """A list's length is part of the statement: lists are padded (with their last value) so
+    that a read asked about 3, 4, 5... values compiles a few statements, not one per length."""
+    read = PreparedRead(conversations_of, conversation_id=int, brand_ids=list)
+    unknown = [10**9 + n for n in range(7)]
+    # (conversation, brand ids, the queryset's rows), read before compilations are counted
+    asked = [(conversation.pk, [*unknown[: count - 1], brand.pk]) for count in (3, 4)] + [
+        (other_conversation.pk, [other_brand.pk, *unknown[: count - 1]]) for count in (5, 7, 8)
+    ]
+    expected = [list(conversations_of(pk, brand_ids)) for pk, brand_ids in asked]
+    assert all(len(rows) == 1 for rows in expected)
+
+    with mock.patch.object(
+        SQLCompiler, "as_sql", autospec=True, side_effect=SQLCompiler.as_sql
+    ) as compile_sql:
+        got = [read.rows(conversation_id=pk, brand_ids=brand_ids) for pk, brand_ids in asked]
+        # 3 and 4 values padded to 4, then 5, 7 and 8 to 8.
+        assert compile_sql.call_count == 2
+    assert got == expected
+
+
+def test_padding_repeats_the_last_value_up_to_a_limit() -> None:
+    from atiende.core.prepared import _PADDED_UP_TO, _padded
+
+    assert _padded([]) == []
+    assert _padded([5]) == [5]
+    assert _padded(["a", "b", "c"]) == ["a", "b", "c", "c"]
+    assert _padded(range(9)) == [*range(9), *[8] * 7]
+    assert len(_padded(range(_PADDED_UP_TO))) == _PADDED_UP_TO
+    assert len(_padded(range(_PADDED_UP_TO + 1))) == _PADDED_UP_TO + 1
+
+
 def test_text_parameters(brand: Any, other_brand: Any) -> None:
     from atiende.brands.models import Brand
 
