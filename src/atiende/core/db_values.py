@@ -4,8 +4,9 @@ nothing.
 Writing a field, Django takes ``field.get_db_prep_save(field.pre_save(instance, add),
 connection)``: for a text, number or flag that is the value itself, after four method calls
 and as many checks (a lazy translation? an expression? a string to turn into a number?). The
-statements ``core.actions`` builds once write about twenty fields a row: on the inbound chain,
-106,000 ``get_db_prep_save`` calls for 2,164 messages (``bench/ingest.py --profile``).
+statements ``core.actions`` builds once write about twenty fields a row: on the inbound chain
+that was 106,000 ``get_db_prep_save`` calls for 2,164 messages before this module
+(``bench/ingest.py --profile``).
 :func:`value_readers` gives, for each field, a function of the instance that returns the same
 value: the value itself where the field is one of Django's own plain fields and the value of
 the type that field keeps (``str`` for text, ``int`` for numbers and foreign keys on SQLite,
