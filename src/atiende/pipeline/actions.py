@@ -34,7 +34,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -49,6 +49,7 @@ from atiende.core.batching import (
     batch_memo,
     write_at_batch_end,
 )
+from atiende.core.prepared import PreparedRead
 from atiende.core.realtime import collect_notices
 from atiende.pipeline import chain
 from atiende.pipeline.models import InboundMessage, InboundOutcome, InboundStatus, ServiceChain
@@ -190,13 +191,39 @@ def _stored_before(rows: list[InboundMessage]) -> dict[tuple[int, str, str], Inb
     return found
 
 
-def stages_for(brand: Brand, channel: str) -> list[chain.Stage]:
-    configured = (
-        ServiceChain.objects.filter(brand=brand, channel=channel)
-        .values_list("stages", flat=True)
-        .first()
+_SERVICE_CHAIN_FIELDS = ("id", "brand_id", "channel", "stages", "acknowledge_new",
+                         "acknowledgement_text", "updated_at")  # fmt: skip
+
+
+def _service_chain_read(brand_id: int, channel: str) -> QuerySet[Any]:
+    return ServiceChain.objects.filter(brand_id=brand_id, channel=channel).values_list(
+        *_SERVICE_CHAIN_FIELDS
     )
-    return chain.validate(channel, configured or chain.default_order(channel))
+
+
+# Read for every batch (its stages, then whether to acknowledge): compiled once, as building
+# the query cost more than answering it.
+_SERVICE_CHAIN = PreparedRead(_service_chain_read, brand_id=int, channel=str)
+
+
+def configured_chain(brand_id: int, channel: str) -> ServiceChain | None:
+    """The brand's configuration of the channel's chain, if it has one; read once per batch (the
+    chain writes none)."""
+
+    def read() -> ServiceChain | None:
+        rows = _SERVICE_CHAIN.rows(brand_id=brand_id, channel=channel)
+        return (
+            ServiceChain.from_db(DEFAULT_DB_ALIAS, _SERVICE_CHAIN_FIELDS, rows[0]) if rows else None
+        )
+
+    return batch_memo(("service_chain", brand_id, channel), read)
+
+
+def stages_for(brand: Brand, channel: str) -> list[chain.Stage]:
+    configured = configured_chain(brand.pk, channel)
+    return chain.validate(
+        channel, (configured.stages if configured else None) or chain.default_order(channel)
+    )
 
 
 def _run_stages(stages: list[chain.Stage], context: chain.InboundContext) -> dict[str, float]:
@@ -405,14 +432,7 @@ def _run_batch(
     inbound_ids: list[int], *, optimistic: bool, savepoints_for: set[Hashable]
 ) -> list[InboundMessage]:
     with batch(optimistic=optimistic):
-        # Locked in primary-key order, as every writer of these rows locks them.
-        rows = list(
-            InboundMessage.objects.select_for_update()
-            .select_related("brand")
-            .filter(pk__in=inbound_ids)
-            .exclude(status=InboundStatus.DONE)
-            .order_by("pk")
-        )
+        rows = _locked_waiting_rows(inbound_ids)
         _prepare(rows)
         processed = []
         for inbound in rows:
@@ -432,6 +452,51 @@ def _run_batch(
                 transaction.on_commit(functools.partial(_log_failure, inbound.pk, failure, error))
                 processed.append(_record_failure(inbound.pk, failure))
     return processed
+
+
+_INBOUND_FIELDS = tuple(field.attname for field in InboundMessage._meta.concrete_fields)
+_BRAND_FIELDS = tuple(field.attname for field in Brand._meta.concrete_fields)
+
+
+def _waiting_rows_read(inbound_ids: list[int]) -> QuerySet[Any]:
+    # Locked in primary-key order, as every writer of these rows locks them (on PostgreSQL;
+    # SQLite's transaction holds the database's write lock). Only these rows: their brands are
+    # read apart, unlocked, as every other writer reads a brand.
+    return (
+        InboundMessage.objects.select_for_update()
+        .filter(pk__in=inbound_ids)
+        .exclude(status=InboundStatus.DONE)
+        .order_by("pk")
+        .values_list(*_INBOUND_FIELDS)
+    )
+
+
+def _brands_read(brand_ids: list[int]) -> QuerySet[Any]:
+    return Brand.objects.filter(pk__in=brand_ids).values_list(*_BRAND_FIELDS)
+
+
+# Read for every batch: compiled once per length of the list (padded, see PreparedRead), as
+# building the queries cost more than answering them.
+_WAITING_ROWS = PreparedRead(_waiting_rows_read, inbound_ids=list)
+_BRANDS = PreparedRead(_brands_read, brand_ids=list)
+
+
+def _locked_waiting_rows(inbound_ids: list[int]) -> list[InboundMessage]:
+    """The batch's rows not done yet, locked, in primary-key order; the rows of one brand share
+    one copy of it."""
+    rows = [
+        InboundMessage.from_db(DEFAULT_DB_ALIAS, _INBOUND_FIELDS, row)
+        for row in _WAITING_ROWS.rows(inbound_ids=inbound_ids)
+    ]
+    brand_ids = sorted({inbound.brand_id for inbound in rows})
+    read = [
+        Brand.from_db(DEFAULT_DB_ALIAS, _BRAND_FIELDS, row)
+        for row in (_BRANDS.rows(brand_ids=brand_ids) if brand_ids else [])
+    ]
+    brands = {brand.pk: brand for brand in read}
+    for inbound in rows:
+        inbound.brand = brands[inbound.brand_id]
+    return rows
 
 
 def _prepare(rows: list[InboundMessage]) -> None:

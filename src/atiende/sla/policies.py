@@ -15,10 +15,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from atiende.conversations.models import Conversation
+from atiende.core.prepared import PreparedRead
 from atiende.sla.models import SCOPE_RANK, Calendar, Metric, Policy, PolicyScope, PolicyTarget
 
 T = TypeVar("T")
@@ -166,6 +168,22 @@ def matches(policy: Policy, conversation: Conversation) -> bool:
 def _specificity(policy: Policy) -> tuple[int, int, int]:
     # Older (smaller id) wins a full tie, so adding a policy never silently changes old cases.
     return (SCOPE_RANK[PolicyScope(policy.scope)], policy.precedence, -(policy.pk or 0))
+
+
+def _any_policy_read(brand_id: int) -> QuerySet[Any]:
+    return Policy.objects.filter(brand_id=brand_id).values_list("id")[:1]
+
+
+# Asked for every batch of inbound mail: compiled once, as building the query cost more than
+# answering it.
+_ANY_POLICY = PreparedRead(_any_policy_read, brand_id=int)
+
+
+def has_policies(brand_id: int) -> bool:
+    """Whether the brand has any service-level policy (most brands have none until an
+    administrator sets service levels): one statement, where :func:`brand_policies` compiles
+    two queries."""
+    return bool(_ANY_POLICY.rows(brand_id=brand_id))
 
 
 def brand_policies(brand_id: int) -> dict[int, Policy]:

@@ -37,7 +37,7 @@ from atiende.core.batching import batch_memo, in_batch, write_at_batch_end
 from atiende.core.realtime import notify_on_commit
 from atiende.sla.calendar import WEEKDAYS, BusinessCalendar
 from atiende.sla.models import Metric, Policy, SlaEvent, SlaTimer, TimerState
-from atiende.sla.policies import Resolution, brand_policies, resolve
+from atiende.sla.policies import Resolution, brand_policies, has_policies, resolve
 
 logger = logging.getLogger(__name__)
 
@@ -226,7 +226,10 @@ def _pauses(
 
 def _policies_of(brand_id: int) -> dict[int, Policy]:
     # Read once per batch of inbound messages: the service chain never writes policies.
-    return batch_memo(("sla_policies", brand_id), lambda: brand_policies(brand_id))
+    return batch_memo(
+        ("sla_policies", brand_id),
+        lambda: brand_policies(brand_id) if has_policies(brand_id) else {},
+    )
 
 
 def refresh_timers(

@@ -26,11 +26,11 @@ from atiende.conversations.attachments import IncomingAttachment
 from atiende.conversations.language import detect_language
 from atiende.conversations.models import Conversation, Message
 from atiende.core.actors import SystemActor, system_actor
-from atiende.core.batching import batch_memo
 from atiende.core.prepared import PreparedRead
 from atiende.customers import crn as crn_scheme
 from atiende.customers.actions import IdentityInput, add_customer_identity, create_customer
 from atiende.customers.models import Customer
+from atiende.pipeline.actions import configured_chain
 from atiende.pipeline.chain import (
     InboundContext,
     Stage,
@@ -38,7 +38,7 @@ from atiende.pipeline.chain import (
     set_batch_preparer,
     set_default_order,
 )
-from atiende.pipeline.models import InboundOutcome, ServiceChain
+from atiende.pipeline.models import InboundOutcome
 
 CHANNEL = "email"
 _CRN_CANDIDATE = re.compile(r"\b([2-9A-HJKMNP-Z]{3})[- ]?([2-9A-HJKMNP-Z]{4})\b")
@@ -272,10 +272,7 @@ def acknowledge(context: InboundContext) -> None:
     message: those finished earlier in the chain)."""
     if context.outcome != InboundOutcome.CREATED:
         return
-    configured = batch_memo(
-        ("service_chain", context.brand.pk, CHANNEL),
-        lambda: ServiceChain.objects.filter(brand=context.brand, channel=CHANNEL).first(),
-    )
+    configured = configured_chain(context.brand.pk, CHANNEL)
     if (
         configured is None
         or not configured.acknowledge_new

@@ -213,6 +213,30 @@ def test_a_batch_reads_the_chain_configuration_once_and_locks_its_rows_once(bran
     )
 
 
+def test_a_batch_reads_each_brand_once_and_locks_only_its_inbound_rows(brand, other_brand):
+    ids = [*store(brand, "Ana", "Berta"), *store(other_brand, "Octavio", "Olga")]
+    with CaptureQueriesContext(connection) as queries:
+        processed = actions.process_inbound_batch(ids)
+    statements = [query["sql"] for query in queries.captured_queries]
+    inbound_reads = [
+        sql for sql in statements if sql.startswith("SELECT") and "pipeline_inboundmessage" in sql
+    ]
+    # The rows alone: on PostgreSQL a join would lock the brands' rows too (FOR UPDATE).
+    assert len(inbound_reads) == 1
+    assert "brands_brand" not in inbound_reads[0]
+    if connection.vendor == "postgresql":
+        assert "FOR UPDATE" in inbound_reads[0]
+    brand_reads = [sql for sql in statements if 'FROM "brands_brand"' in sql]
+    assert len(brand_reads) == 1, brand_reads
+    by_brand = {row.brand_id: [item.brand for item in processed if item.brand_id == row.brand_id]
+                for row in processed}  # fmt: skip
+    assert {pk: [copy.name for copy in copies] for pk, copies in by_brand.items()} == {
+        brand.pk: [brand.name, brand.name],
+        other_brand.pk: [other_brand.name, other_brand.name],
+    }
+    assert all(copies[0] is copies[1] for copies in by_brand.values())
+
+
 def test_a_batchs_processed_rows_are_marked_done_by_one_statement_at_its_end(brand):
     ids = store(brand, "Ana", "FAIL Berta", "Carmen", "Dora")
     with CaptureQueriesContext(connection) as queries:
