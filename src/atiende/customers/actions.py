@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -108,7 +108,10 @@ _IDENTITY_HOLDER = PreparedRead(_identity_holder, brand_id=int, kind=str, networ
 
 
 def _check_identities_free(
-    brand: Brand, identities: Sequence[IdentityInput], owner: Customer | None
+    brand: Brand,
+    identities: Sequence[IdentityInput],
+    owner: Customer | None,
+    known_free: Collection[tuple[str, str, str]] = (),
 ) -> None:
     seen: set[tuple[str, str, str]] = set()
     for identity in identities:
@@ -120,6 +123,8 @@ def _check_identities_free(
                 params={"value": identity.value},
             )
         seen.add(key)
+        if key in known_free:
+            continue
         holder = next(
             iter(
                 _IDENTITY_HOLDER.rows(
@@ -173,11 +178,15 @@ def create_customer(
     actor: Actor,
     name: str = "",
     identities: Sequence[IdentityInput] = (),
+    known_free: Collection[tuple[str, str, str]] = (),
     **fields: Any,
 ) -> Customer:
     """A new customer with a fresh CRN and their ways of contact, all or nothing.
 
     An invalid or already-taken identity raises ValidationError and nothing is written.
+    ``known_free``: (kind, network, value) of normalized identities the caller found unheld in
+    this transaction (the service chain, which looked the sender up): not asked about again. The
+    unique index still refuses one that is taken after all, with a plainer message.
     """
     require(actor, Capability.EDIT_CUSTOMERS, brand.pk)
     unknown = set(fields) - EDITABLE_CUSTOMER_FIELDS
@@ -185,7 +194,7 @@ def create_customer(
         raise TypeError(f"Unknown customer fields: {', '.join(sorted(unknown))}")
     _check_organization(brand, fields.get("organization"))
     normalized = [_normalized(brand, identity) for identity in identities]
-    _check_identities_free(brand, normalized, owner=None)
+    _check_identities_free(brand, normalized, owner=None, known_free=known_free)
     customer = Customer(brand=brand, name=name.strip(), **fields)
     customer.full_clean(exclude=["crn", "brand"])
     _insert_with_fresh_crn(customer)

@@ -110,6 +110,47 @@ def test_an_identity_claimed_after_the_check_is_refused_and_nothing_is_written(
     )
 
 
+def test_an_identity_the_caller_found_free_is_not_asked_about_again(brand, system):
+    from django.test.utils import CaptureQueriesContext
+
+    free = ("email", "", "nueva@example.com")
+    with CaptureQueriesContext(connection) as queries:
+        customer = create_customer(
+            brand=brand,
+            actor=system,
+            identities=[
+                IdentityInput("email", "Nueva@Example.com"),
+                IdentityInput("phone", "600 123 456"),
+            ],
+            known_free=[free],
+        )
+    holder_reads = [
+        query["sql"] for query in queries
+        if query["sql"].startswith("SELECT") and "customers_customeridentity" in query["sql"]
+    ]  # fmt: skip
+    # Only the phone, which the caller did not vouch for, was looked up.
+    assert len(holder_reads) == 1
+    assert set(customer.identities.values_list("value", flat=True)) == {
+        "nueva@example.com",
+        "+34600123456",
+    }
+
+
+def test_an_identity_wrongly_vouched_free_is_still_refused_and_nothing_is_written(
+    brand, system, customer
+):
+    with pytest.raises(ValidationError) as raised:
+        create_customer(
+            brand=brand,
+            actor=system,
+            name="Otra Carmen",
+            identities=[IdentityInput("email", "carmen@example.com")],
+            known_free=[("email", "", "carmen@example.com")],
+        )
+    assert raised.value.code == "duplicate_identity"
+    assert Customer.objects.count() == 1
+
+
 def test_the_same_identity_twice_in_one_request_is_refused(brand, system):
     with pytest.raises(ValidationError, match="listed twice"):
         create_customer(
