@@ -29,6 +29,7 @@ from django.db.models import signals
 from django.db.models.base import ModelState
 
 from atiende.core.batching import in_batch_item
+from atiende.core.construction import FastKeywordInit
 from atiende.core.db_values import ValueReader, value_readers
 
 P = ParamSpec("P")
@@ -99,7 +100,7 @@ class ActionWrittenQuerySet(models.QuerySet):
         return super().bulk_update(objs, fields, *args, **kwargs)
 
 
-class ActionWrittenModel(models.Model):
+class ActionWrittenModel(FastKeywordInit):
     """Base for aggregates that change only through actions."""
 
     objects = ActionWrittenQuerySet.as_manager()

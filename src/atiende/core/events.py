@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from atiende.core.actions import ActionWrittenQuerySet, ensure_in_action, insert_each
 from atiende.core.batching import write_at_batch_end
+from atiende.core.construction import FastKeywordInit
 
 
 class AppendOnlyViolation(RuntimeError):
@@ -54,7 +55,7 @@ class RecordedAtField(models.DateTimeField):
         return name, "django.db.models.DateTimeField", args, kwargs
 
 
-class EventRecord(models.Model):
+class EventRecord(FastKeywordInit):
     """One thing that happened to an aggregate: what, to whom, by whom, when, with which data."""
 
     type = models.CharField(_("type"), max_length=64, db_index=True)

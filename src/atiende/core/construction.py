@@ -1,0 +1,110 @@
+"""Model instances made from keyword arguments without Django's per-field exceptions.
+
+``Message(brand_id=..., conversation=..., body_text=...)`` runs ``Model.__init__``'s keyword
+path, which asks for every field of the model in turn: a missing one costs a ``KeyError``
+raised and caught (two for a foreign key named by neither name nor id) before its default is
+taken. The inbound chain makes about seven instances per message this way (its message,
+conversation, events, customer and identity), and the constructor was 5.5 % of a message's
+processing (``bench/ingest.py``, sampled with py-spy).
+
+:class:`FastKeywordInit` makes an instance from keywords with a plan per model: each concrete
+field's name, id name and default, walked once with dictionary lookups; values go straight into
+the instance's ``__dict__`` (as the positional path and ``from_db`` set them), related objects
+through their descriptor (which takes their id, caches them and picks the instance's database,
+as Django's keyword path does). What the plan does not cover goes to ``Model.__init__`` as
+before: positional arguments, a keyword that is not a concrete field's name or id name (a
+property, a mistake: Django's error), a foreign key given by both, and every instance while any
+``pre_init`` or ``post_init`` receiver is connected (their arguments would differ).
+``core/tests/test_construction.py`` checks the result against Django's for every model using it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from django.db import models
+from django.db.models import DEFERRED, signals
+from django.db.models.base import ModelState
+from django.db.models.fields.files import FileDescriptor
+from django.db.models.fields.related import ForeignObject
+from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
+
+# Per model: (name, id name, field, whether it is a relation), for each concrete field.
+_Plan = tuple[tuple[str, str, models.Field, bool], ...]
+_plans: dict[type[models.Model], _Plan | None] = {}
+
+
+def _stored_as_given(model: type[models.Model], field: models.Field) -> bool:
+    """Whether setting the field's attribute on a new instance only stores the value: no
+    descriptor of its own, or one of Django's that, on an instance nothing is cached on yet,
+    does just that (a foreign key's id, a file field's name)."""
+    descriptor = inspect.getattr_static(model, field.attname, None)
+    return not hasattr(type(descriptor), "__set__") or isinstance(
+        descriptor, ForeignKeyDeferredAttribute | FileDescriptor
+    )
+
+
+def _plan_of(model: type[models.Model]) -> _Plan | None:
+    """The model's plan, or None when it needs Django's path: a generated column, a field whose
+    descriptor does more than store, an abstract model (which Django refuses to make)."""
+    if model not in _plans:
+        fields = model._meta.concrete_fields
+        _plans[model] = (
+            None
+            if model._meta.abstract
+            or any(
+                getattr(field, "generated", False) or not _stored_as_given(model, field)
+                for field in fields
+            )
+            else tuple(
+                (field.name, field.attname, field, isinstance(field, ForeignObject))
+                for field in fields
+            )
+        )
+    return _plans[model]
+
+
+def _construct(instance: models.Model, kwargs: dict[str, Any]) -> bool:
+    """Fill ``instance`` from ``kwargs`` as ``Model.__init__`` would; False (``instance``
+    untouched) when the plan does not cover them."""
+    if signals.pre_init.receivers or signals.post_init.receivers:
+        return False
+    plan = _plan_of(type(instance))
+    if plan is None:
+        return False
+    values: dict[str, Any] = {}
+    related: list[tuple[str, Any]] = []
+    taken = 0
+    for name, attname, field, is_relation in plan:
+        if is_relation and name in kwargs:
+            if attname != name and attname in kwargs:
+                return False  # both: Django sets one, then the other
+            related.append((name, kwargs[name]))
+            taken += 1
+        elif attname in kwargs:
+            value = kwargs[attname]
+            if value is not DEFERRED:
+                values[attname] = value
+            taken += 1
+        else:
+            values[attname] = field.get_default()
+    if taken != len(kwargs):
+        return False  # a keyword that is no field's: Django's path sets it or says what is wrong
+    instance._state = ModelState()
+    instance.__dict__.update(values)
+    for name, value in related:
+        if value is not DEFERRED:
+            setattr(instance, name, value)
+    return True
+
+
+class FastKeywordInit(models.Model):
+    """A model whose instances made from keywords skip ``Model.__init__``'s exceptions."""
+
+    class Meta:
+        abstract = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if args or not kwargs or not _construct(self, kwargs):
+            super().__init__(*args, **kwargs)
