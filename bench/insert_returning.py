@@ -7,11 +7,11 @@ Makes a database as ``bench/ingest.py`` does (migrations, a brand, ``-n`` genera
 and processed), then, for the conversation, message and customer-identity tables, inserts
 ``--rows`` copies of existing rows (their unique values changed) in a loop, in a transaction
 rolled back afterwards: through Python's ``sqlite3`` without RETURNING, with ``RETURNING id``,
-and through Django's cursor (``%s`` placeholders, no RETURNING: how ``core.actions`` inserts a
-row on SQLite); all ``--rows`` at once by one ``executemany`` (how rows written together
+through Django's cursor (``%s`` placeholders, no RETURNING: how ``core.actions`` inserted a
+row on SQLite), and through ``core.statements.run`` (how it inserts one now); all ``--rows`` at once by one ``executemany`` (how rows written together
 at a batch's end would go); and as the chain writes a row, a model instance made from keyword
 arguments and saved (``core.actions``' statement built once: the instance, its values read for
-the database, the signals, Django's cursor). The ways alternate ``--rounds`` times; the
+the database, the signals, ``core.statements.run``). The ways alternate ``--rounds`` times; the
 medians are printed, in µs per row. Compare with ``bench/ingest.py --statement-times``, where
 the same statements run among the others of the chain.
 """
@@ -68,12 +68,13 @@ def main() -> None:
     )
     print(f"µs per one-row INSERT, median of {options.rounds} loops of {options.rows} rows")
     print(
-        f"{'table':32} {'plain':>8} {'RETURNING':>10} {'Django':>8} {'executemany':>12} "
-        f"{'model':>8}"
+        f"{'table':32} {'plain':>8} {'RETURNING':>10} {'Django':>8} {'run':>8} "
+        f"{'executemany':>12} {'model':>8}"
     )
     from django.apps import apps
 
     from atiende.core.actions import action
+    from atiende.core.statements import run
 
     @action
     def save_each(make: list[Any]) -> None:
@@ -100,6 +101,7 @@ def main() -> None:
             "plain": [],
             "returning": [],
             "django": [],
+            "run": [],
             "executemany": [],
             "model": [],
         }
@@ -130,6 +132,8 @@ def main() -> None:
                             raw.execute(plain, row)
                         elif way == "returning":
                             raw.execute(plain + " RETURNING id", row).fetchone()
+                        elif way == "run":
+                            run(connection, django_sql, row, writes=True)
                         else:
                             with connection.cursor() as cursor:
                                 cursor.execute(django_sql, row)
@@ -139,7 +143,8 @@ def main() -> None:
         medians = {way: statistics.median(values) for way, values in timings.items()}
         print(
             f"{table:32} {medians['plain']:8.1f} {medians['returning']:10.1f} "
-            f"{medians['django']:8.1f} {medians['executemany']:12.1f} {medians['model']:8.1f}"
+            f"{medians['django']:8.1f} {medians['run']:8.1f} {medians['executemany']:12.1f} "
+            f"{medians['model']:8.1f}"
         )
 
 

@@ -57,6 +57,7 @@ from atiende.conversations.models import (
 from atiende.core.actions import action
 from atiende.core.prepared import PreparedRead
 from atiende.core.realtime import notify_on_commit
+from atiende.core.statements import run
 from atiende.customers.models import Customer, CustomerIdentity
 
 P = ParamSpec("P")
@@ -79,15 +80,15 @@ def _next_numbers(brand: Brand, count: int = 1) -> range:
     # (RETURNING: SQLite 3.35+, PostgreSQL). Its SQL is written out because the ORM's update
     # cannot return values.
     table = ConversationCounter._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET last_number = last_number + %s WHERE brand_id = %s "  # noqa: S608
-            "RETURNING last_number",
-            [count, brand.pk],
-        )
-        row = cursor.fetchone()
-    if row is not None:
-        return range(row[0] - count + 1, row[0] + 1)
+    ran = run(
+        connection,
+        f"UPDATE {table} SET last_number = last_number + %s WHERE brand_id = %s "  # noqa: S608
+        "RETURNING last_number",
+        [count, brand.pk],
+        fetch=True,
+    )
+    if ran.rows:
+        return range(ran.rows[0][0] - count + 1, ran.rows[0][0] + 1)
     # The brand's first conversation: its counter row is made here.
     counter, _created = ConversationCounter.objects.select_for_update().get_or_create(brand=brand)
     first = counter.last_number + 1

@@ -31,6 +31,7 @@ from django.db.models.base import ModelState
 from atiende.core.batching import in_batch_item
 from atiende.core.construction import FastKeywordInit
 from atiende.core.db_values import ValueReader, value_readers
+from atiende.core.statements import run
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -246,13 +247,11 @@ def _insert(
     )
     database = connections[alias]
     values = statement.values(instance, database)
-    with transaction.mark_for_rollback_on_error(using=alias), database.cursor() as cursor:
-        cursor.execute(statement.sql, values)
-        if statement.returns_key:
-            inserted = cursor.fetchone()
-            pk = None if inserted is None else inserted[0]
-        else:
-            pk = cursor.lastrowid if cursor.rowcount == 1 else None
+    ran = run(database, statement.sql, values, fetch=statement.returns_key, writes=True)
+    if statement.returns_key:
+        pk = ran.rows[0][0] if ran.rows else None
+    else:
+        pk = ran.lastrowid if ran.rowcount == 1 else None
     if pk is None:
         return False  # (ON CONFLICT DO NOTHING: the row was there)
     _mark_inserted(instance, alias, pk, send_signals=True)
@@ -394,14 +393,16 @@ def _insert_rows(
         rows.append(statement.values(instance, database))
     size = max(1, database.ops.bulk_batch_size(list(statement.fields), instances))
     returned: list[tuple[Any, ...]] = []
-    with transaction.mark_for_rollback_on_error(using=alias), database.cursor() as cursor:
-        for start in range(0, len(rows), size):
-            chunk = rows[start : start + size]
-            cursor.execute(
-                _rows_statement(model, alias, unless_present, len(chunk)),
-                [value for row in chunk for value in row],
-            )
-            returned.extend(cursor.fetchall())
+    for start in range(0, len(rows), size):
+        chunk = rows[start : start + size]
+        ran = run(
+            database,
+            _rows_statement(model, alias, unless_present, len(chunk)),
+            [value for row in chunk for value in row],
+            fetch=True,
+            writes=True,
+        )
+        returned.extend(ran.rows or ())
     return rows, returned
 
 
@@ -448,11 +449,12 @@ def update_each(rows: Sequence[models.Model], field_names: Sequence[str]) -> Non
     statement = _update_statement(model, connection.alias, frozenset(field_names))
     if statement is None:
         raise FieldDoesNotExist(f"{model.__name__} has no field among {sorted(field_names)}")
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            statement.sql,
-            [[*statement.values(row, connection), row.pk] for row in rows],
-        )
+    run(
+        connection,
+        statement.sql,
+        [[*statement.values(row, connection), row.pk] for row in rows],
+        many=True,
+    )
 
 
 @functools.cache
@@ -504,10 +506,8 @@ def _update(instance: models.Model, update_fields: Any, using: str | None) -> bo
     )
     database = connections[alias]
     values = statement.values(instance, database)
-    with transaction.mark_for_rollback_on_error(using=alias), database.cursor() as cursor:
-        cursor.execute(statement.sql, [*values, instance.pk])
-        if cursor.rowcount < 1:
-            raise DatabaseError("Save with update_fields did not affect any rows.")
+    if run(database, statement.sql, [*values, instance.pk], writes=True).rowcount < 1:
+        raise DatabaseError("Save with update_fields did not affect any rows.")
     instance._state.db = alias
     signals.post_save.send(
         sender=model, instance=instance, created=False, update_fields=names, raw=False, using=alias

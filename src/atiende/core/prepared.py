@@ -33,6 +33,8 @@ from typing import Any
 from django.db import connections
 from django.db.models import QuerySet
 
+from atiende.core.statements import run
+
 # Stand-in values: numbers and strings no real parameter has.
 _INT_BASE = -(2**62)
 _TEXT_MARK = "\x00prepared-read\x00"
@@ -174,9 +176,7 @@ def fetch_all(connection: Any, sql: str, parameters: list[Any]) -> list[Any]:
     prepared). A prepared statement is planned once, for any values (``plan_cache_mode`` in the
     settings): only for a statement whose best plan does not depend on its values."""
     if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(sql, parameters)
-            return cursor.fetchall()
+        return run(connection, sql, parameters, fetch=True).rows or []
     from django.db.backends.postgresql.base import ServerBindingCursor
 
     connection.close_if_health_check_failed()

@@ -22,14 +22,14 @@ _REMEMBERED = 4096
 
 
 @lru_cache(maxsize=_REMEMBERED)
-def _qmark_style(statement: str) -> str:
+def qmark_style(statement: str) -> str:
     return base.FORMAT_QMARK_REGEX.sub("?", statement).replace("%%", "%")
 
 
 class SQLiteCursorWrapper(base.SQLiteCursorWrapper):
     def convert_query(self, query: str, *, param_names: Any = None) -> str:
         if param_names is None:
-            return _qmark_style(query)
+            return qmark_style(query)
         return super().convert_query(query, param_names=param_names)
 
 

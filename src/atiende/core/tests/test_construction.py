@@ -61,6 +61,7 @@ def state(instance: models.Model) -> dict[str, Any]:
 
 def related_instance(field: models.Field, pk: int) -> models.Model:
     related = field.related_model
+    assert isinstance(related, type)
     instance = related.__new__(related)
     models.Model.__init__(instance, pk=pk)
     instance._state.adding = False

@@ -18,10 +18,10 @@ def only_on_sqlite() -> None:
 
 
 def test_statements_run_as_with_djangos_backend_and_each_is_converted_once() -> None:
-    from atiende.core.sqlite.base import _qmark_style
+    from atiende.core.sqlite.base import qmark_style
 
     statement = "SELECT %s, '100%%', %s || '%%s'"
-    converted_before = _qmark_style.cache_info()
+    converted_before = qmark_style.cache_info()
     with connection.cursor() as cursor:
         for _ in range(3):
             cursor.execute(statement, [1, "a"])
@@ -29,10 +29,10 @@ def test_statements_run_as_with_djangos_backend_and_each_is_converted_once() -> 
         # Named parameters (pyformat) are converted as Django converts them.
         cursor.execute("SELECT %(first)s + %(second)s", {"first": 2, "second": 3})
         assert cursor.fetchone() == (5,)
-    converted = _qmark_style.cache_info()
+    converted = qmark_style.cache_info()
     assert converted.misses == converted_before.misses + 1
     assert converted.hits >= converted_before.hits + 2
-    assert _qmark_style(statement) == "SELECT ?, '100%', ? || '%s'"
+    assert qmark_style(statement) == "SELECT ?, '100%', ? || '%s'"
 
 
 def test_the_settings_choose_it() -> None:
