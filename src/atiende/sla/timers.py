@@ -86,11 +86,16 @@ def _refresh_collected(conversations: list[Conversation]) -> None:
     it), under the lock its actions take."""
     if in_batch():
         # (A brand without policies has no timers: its conversations need not be read again.)
+        with_policies = {
+            brand_id
+            for brand_id in {conversation.brand_id for conversation in conversations}
+            if _policies_of(brand_id)
+        }
         ids = sorted(
             {
                 conversation.pk
                 for conversation in conversations
-                if _policies_of(conversation.brand_id)
+                if conversation.brand_id in with_policies
             }
         )
         if not ids:
