@@ -17,8 +17,12 @@ before.
 from __future__ import annotations
 
 import functools
+from _thread import get_ident
 from collections.abc import Sequence
 from typing import Any, NamedTuple
+
+from django.db import connections
+from django.utils.connection import ConnectionProxy
 
 from atiende.core.sqlite.base import qmark_style
 
@@ -43,6 +47,9 @@ def run(
     """Run ``sql`` (``%s`` placeholders) with ``parameters`` (with ``many``: a list of them, one
     run each); ``fetch``: return its rows. ``writes``: an error marks the atomic block it ran in
     for rollback, as ``save()`` does (``transaction.mark_for_rollback_on_error``)."""
+    if isinstance(connection, ConnectionProxy):
+        # django.db.connection finds this thread's connection again at every attribute.
+        connection = connections[connection.alias]
     try:
         if connection.vendor == "sqlite" and not connection.queries_logged:
             return _run_on_sqlite(connection, sql, parameters, many, fetch)
@@ -64,26 +71,29 @@ def run(
 def _run_on_sqlite(
     connection: Any, sql: str, parameters: Sequence[Any], many: bool, fetch: bool
 ) -> Ran:
-    # What Django's cursor() and CursorWrapper.execute check, in the same order.
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    connection.validate_no_broken_transaction()
-    with connection.wrap_database_errors:
+    # What Django's cursor() and CursorWrapper.execute check, in the same order, each asked
+    # only when it can fail (Django's own method then raises as it would).
+    if connection.connection is None or connection.health_check_enabled:
+        connection.close_if_health_check_failed()
+        connection.ensure_connection()
+    if connection._thread_ident != get_ident():
+        connection.validate_thread_sharing()
+    if connection.needs_rollback:
+        connection.validate_no_broken_transaction()
+    if connection.execute_wrappers:
         cursor = connection.connection.cursor()
-    try:
-        if connection.execute_wrappers:
-            executor: Any = functools.partial(_execute, connection, cursor)
-            for wrapper in reversed(connection.execute_wrappers):
-                executor = functools.partial(wrapper, executor)
-            executor(sql, parameters, many, {"connection": connection, "cursor": cursor})
-        else:
-            _execute(connection, cursor, sql, parameters, many)
+        executor: Any = functools.partial(_execute, connection, cursor)
+        for wrapper in reversed(connection.execute_wrappers):
+            executor = functools.partial(wrapper, executor)
+        executor(sql, parameters, many, {"connection": connection, "cursor": cursor})
         with connection.wrap_database_errors:
-            rows = cursor.fetchall() if fetch else None
-        return Ran(rows, cursor.rowcount, cursor.lastrowid)
-    finally:
-        cursor.close()
+            return Ran(cursor.fetchall() if fetch else None, cursor.rowcount, cursor.lastrowid)
+    with connection.wrap_database_errors:
+        if many:
+            cursor = connection.connection.executemany(qmark_style(sql), parameters)
+        else:
+            cursor = connection.connection.execute(qmark_style(sql), parameters)
+        return Ran(cursor.fetchall() if fetch else None, cursor.rowcount, cursor.lastrowid)
 
 
 def _execute(
