@@ -13,7 +13,8 @@ frame contains ``A`` (time spent in it alone), and ``A>=B`` those of them below 
 
 ``--by-package`` (no patterns needed) groups the time spent in each frame alone by where its
 code lives: SQLite running a statement (Django's SQLite cursor's execute and executemany, which
-hold the C call), Django's ORM (``django/db/models``), its database layer, the rest of Django,
+hold the C call, as do ``core.statements``' two functions that run statements on SQLite's own
+cursor: their little Python is counted with it), Django's ORM (``django/db/models``), its database layer, the rest of Django,
 the project's modules one by one, and every other package or standard-library module.
 """
 
@@ -48,7 +49,9 @@ def package_of(frame: str) -> str:
     """Where a frame's code lives, for --by-package (see the module's doc)."""
     start = frame.rfind(" (")
     path = frame[start + 2 :].rsplit(":", 1)[0] if start >= 0 else frame
-    if "django/db/backends/sqlite3/base.py" in path and ".execute" in frame:
+    if ("django/db/backends/sqlite3/base.py" in path and ".execute" in frame) or (
+        "atiende/core/statements.py" in path and frame.startswith(("_run_on_sqlite", "_execute"))
+    ):
         return "SQLite executing statements"
     for prefix, name in (
         ("django/db/models", "Django: ORM (django/db/models)"),

@@ -29,7 +29,7 @@ from django.db.models import signals
 from django.db.models.base import ModelState
 
 from atiende.core.batching import in_batch_item
-from atiende.core.construction import FastKeywordInit
+from atiende.core.construction import FastKeywordInit, prepare_related_fields
 from atiende.core.db_values import ValueReader, value_readers
 from atiende.core.statements import run
 
@@ -241,7 +241,7 @@ def _insert(
     if statement is None or _holds_expression(instance):
         # A value to be computed by the database (F(), a function...): the ORM compiles it.
         return None
-    instance._prepare_related_fields_for_save(operation_name="save")  # type: ignore[attr-defined]
+    prepare_related_fields(instance, "save")
     signals.pre_save.send(
         sender=model, instance=instance, raw=False, using=alias, update_fields=None
     )
@@ -385,7 +385,7 @@ def _insert_rows(
     operation = "save" if send_signals else "bulk_create"
     rows = []
     for instance in instances:
-        instance._prepare_related_fields_for_save(operation_name=operation)  # type: ignore[attr-defined]
+        prepare_related_fields(instance, operation)
         if send_signals:
             signals.pre_save.send(
                 sender=model, instance=instance, raw=False, using=alias, update_fields=None
@@ -500,7 +500,7 @@ def _update(instance: models.Model, update_fields: Any, using: str | None) -> bo
         )
     ):
         return False
-    instance._prepare_related_fields_for_save(operation_name="save", fields=statement.fields)  # type: ignore[attr-defined]
+    prepare_related_fields(instance, "save", statement.fields)
     signals.pre_save.send(
         sender=model, instance=instance, raw=False, using=alias, update_fields=names
     )

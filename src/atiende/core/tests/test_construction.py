@@ -141,3 +141,74 @@ def test_new_instances_still_save_and_read_back(brand, customer, system):
     message = Message.objects.get(conversation=stored)
     assert message.body_text == "¿Dónde está mi pedido?"
     assert message.author_customer_id == customer.pk
+
+
+# --- prepare_related_fields: Django's _prepare_related_fields_for_save, fewer fields asked ----
+
+
+def related_states(model: type[models.Model]) -> list[tuple[str, Any]]:
+    """(what, a maker of an instance) for each relation of the model: holding a saved object,
+    an unsaved one, one saved after it was assigned, one whose key changed after, and none."""
+
+    def holding(field: models.Field, pk: int, unset: bool, later: int | None) -> Any:
+        def make() -> models.Model:
+            related = related_instance(field, pk)
+            if unset:
+                related.pk = None
+            instance = djangos(model, {field.name: related})
+            if later is not None:
+                related.pk = later
+            return instance
+
+        return make
+
+    made = []
+    for field in (field for field in model._meta.concrete_fields if field.is_relation):
+        made += [
+            (f"{field.name} saved", holding(field, 11, False, None)),
+            (f"{field.name} unsaved", holding(field, 12, True, None)),
+            (f"{field.name} saved after", holding(field, 13, True, 14)),
+            (f"{field.name} key changed", holding(field, 15, False, 16)),
+        ]
+    made.append(("nothing cached", lambda: djangos(model, {})))
+    return made
+
+
+def outcome(instance: models.Model, prepare: Any) -> Any:
+    try:
+        prepare(instance)
+    except ValueError as error:
+        return ("refused", str(error), prepared_state(instance))
+    return ("ready", prepared_state(instance))
+
+
+def prepared_state(instance: models.Model) -> dict[str, Any]:
+    described = state(instance)
+    described["cached"] = {
+        name: (type(value).__name__, getattr(value, "pk", None))
+        for name, value in instance._state.fields_cache.items()
+    }
+    # A one-to-one's object keeps the instance in its own cache, which a refusal clears.
+    described["their caches"] = {
+        name: sorted(value._state.fields_cache)
+        for name, value in instance._state.fields_cache.items()
+        if value is not None
+    }
+    return described
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda model: model._meta.label)
+def test_related_fields_are_prepared_as_django_prepares_them(model):
+    only = [model._meta.concrete_fields[0]]
+    for what, make in related_states(model):
+        assert outcome(
+            make(), lambda item: construction.prepare_related_fields(item, "save")
+        ) == outcome(
+            make(), lambda item: item._prepare_related_fields_for_save(operation_name="save")
+        ), what
+        assert outcome(
+            make(), lambda item: construction.prepare_related_fields(item, "save", only)
+        ) == outcome(
+            make(),
+            lambda item: item._prepare_related_fields_for_save(operation_name="save", fields=only),
+        ), what
