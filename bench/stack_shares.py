@@ -14,8 +14,9 @@ frame contains ``A`` (time spent in it alone), and ``A>=B`` those of them below 
 ``--by-package`` (no patterns needed) groups the time spent in each frame alone by where its
 code lives: SQLite running a statement (Django's SQLite cursor's execute and executemany, which
 hold the C call, as do ``core.statements``' two functions that run statements on SQLite's own
-cursor: their little Python is counted with it), Django's ORM (``django/db/models``), its database layer, the rest of Django,
-the project's modules one by one, and every other package or standard-library module.
+cursor: their little Python is counted with it), Django's ORM (``django/db/models``), its
+database layer, the rest of Django, the project's modules one by one, and every other package
+or standard-library module.
 """
 
 from __future__ import annotations
