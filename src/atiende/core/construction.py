@@ -11,8 +11,9 @@ processing (``bench/ingest.py``, sampled with py-spy).
 :class:`FastKeywordInit` makes an instance from keywords with a plan per model: each concrete
 field's name, id name and default, walked once with dictionary lookups; values go straight into
 the instance's ``__dict__`` (as the positional path and ``from_db`` set them), related objects
-through their descriptor (which takes their id, caches them and picks the instance's database,
-as Django's keyword path does). What the plan does not cover goes to ``Model.__init__`` as
+as their descriptor sets them (their id taken, the object cached, the instance's database
+picked: done here for a many-to-one key while no database router is configured, else by the
+descriptor itself, as Django's keyword path does). What the plan does not cover goes to ``Model.__init__`` as
 before: positional arguments, a keyword that is not a concrete field's name or id name (a
 property, a mistake: Django's error), a foreign key given by both, and every instance while any
 ``pre_init`` or ``post_init`` receiver is connected (their arguments would differ).
@@ -29,7 +30,7 @@ import inspect
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import models
+from django.db import DEFAULT_DB_ALIAS, models, router
 from django.db.models import DEFERRED, signals
 from django.db.models.base import ModelState
 from django.db.models.fields.files import FileDescriptor
@@ -80,13 +81,13 @@ def _construct(instance: models.Model, kwargs: dict[str, Any]) -> bool:
     if plan is None:
         return False
     values: dict[str, Any] = {}
-    related: list[tuple[str, Any]] = []
+    related: list[tuple[models.Field, Any]] = []
     taken = 0
     for name, attname, field, is_relation in plan:
         if is_relation and name in kwargs:
             if attname != name and attname in kwargs:
                 return False  # both: Django sets one, then the other
-            related.append((name, kwargs[name]))
+            related.append((field, kwargs[name]))
             taken += 1
         elif attname in kwargs:
             value = kwargs[attname]
@@ -99,9 +100,34 @@ def _construct(instance: models.Model, kwargs: dict[str, Any]) -> bool:
         return False  # a keyword that is no field's: Django's path sets it or says what is wrong
     instance._state = ModelState()
     instance.__dict__.update(values)
-    for name, value in related:
-        if value is not DEFERRED:
-            setattr(instance, name, value)
+    for field, value in related:
+        if value is not DEFERRED and not _relate(instance, field, value):
+            setattr(instance, field.name, value)
+    return True
+
+
+def _relate(instance: models.Model, field: Any, value: Any) -> bool:
+    """What ``instance.<field> = value`` does (ForwardManyToOneDescriptor.__set__) on a new
+    instance, for a many-to-one key to a model's own column, while no database router is
+    configured (the descriptor asks the routers three times: which database each side is for,
+    whether they may be related); False (nothing done) otherwise, and for a value the
+    descriptor refuses, which then says why."""
+    if not field.many_to_one or router.routers or len(field.related_fields) != 1:
+        return False
+    if value is None:
+        instance.__dict__[field.attname] = None
+    elif isinstance(value, field.remote_field.model._meta.concrete_model):
+        state = instance._state
+        if state.db is None:
+            state.db = value._state.db or DEFAULT_DB_ALIAS
+        if value._state.db is None:
+            value._state.db = state.db
+        if value._state.db != state.db:
+            return False
+        instance.__dict__[field.attname] = getattr(value, field.related_fields[0][1].attname)
+    else:
+        return False
+    instance._state.fields_cache[field.cache_name] = value
     return True
 
 
