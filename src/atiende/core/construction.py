@@ -8,15 +8,16 @@ taken. The inbound chain makes about seven instances per message this way (its m
 conversation, events, customer and identity), and the constructor was 5.5 % of a message's
 processing (``bench/ingest.py``, sampled with py-spy).
 
-:class:`FastKeywordInit` makes an instance from keywords with a plan per model: each concrete
-field's name, id name and default, walked once with dictionary lookups; values go straight into
-the instance's ``__dict__`` (as the positional path and ``from_db`` set them), related objects
-as their descriptor sets them (their id taken, the object cached, the instance's database
-picked: done here for a many-to-one key while no database router is configured, else by the
-descriptor itself, as Django's keyword path does). What the plan does not cover goes to ``Model.__init__`` as
-before: positional arguments, a keyword that is not a concrete field's name or id name (a
-property, a mistake: Django's error), a foreign key given by both, and every instance while any
-``pre_init`` or ``post_init`` receiver is connected (their arguments would differ).
+:class:`FastKeywordInit` makes an instance from keywords with a plan per model: the defaults
+that are constants copied at once, the others made, each keyword looked up by name; values go
+straight into the instance's ``__dict__`` (as the positional path and ``from_db`` set them),
+related objects as their descriptor sets them (their id taken, the object cached, the
+instance's database picked: done here for a many-to-one key while no database router is
+configured, else by the descriptor itself, as Django's keyword path does). What the plan does
+not cover goes to ``Model.__init__`` as before: positional arguments, a keyword that is not a
+concrete field's name or id name (a property, a mistake: Django's error), a foreign key given
+by both, and every instance while any ``pre_init`` or ``post_init`` receiver is connected
+(their arguments would differ).
 
 :func:`prepare_related_fields` is ``Model._prepare_related_fields_for_save`` (a related object
 given unsaved refuses the save; one saved since gives its id) asking only the model's relations.
@@ -26,8 +27,10 @@ given unsaved refuses the save; one saved since gives its id) asking only the mo
 
 from __future__ import annotations
 
+import decimal
 import inspect
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, models, router
@@ -37,8 +40,20 @@ from django.db.models.fields.files import FileDescriptor
 from django.db.models.fields.related import ForeignObject
 from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
 
-# Per model: (name, id name, field, whether it is a relation), for each concrete field.
-_Plan = tuple[tuple[str, str, models.Field, bool], ...]
+# Defaults of these types are the same object every time, so one copy serves every instance.
+_IMMUTABLE = (type(None), str, bytes, int, float, bool, decimal.Decimal, tuple, frozenset)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    # Id name → default, for the fields whose default is a constant.
+    constants: dict[str, Any]
+    # (name, id name, field) of the fields whose default is made for each instance (a call).
+    made: tuple[tuple[str, str, models.Field], ...]
+    # A keyword (a field's name or id name) → (id name, field, whether it names the object).
+    keys: dict[str, tuple[str, models.Field, bool]]
+
+
 _plans: dict[type[models.Model], _Plan | None] = {}
 
 
@@ -57,18 +72,25 @@ def _plan_of(model: type[models.Model]) -> _Plan | None:
     descriptor does more than store, an abstract model (which Django refuses to make)."""
     if model not in _plans:
         fields = model._meta.concrete_fields
-        _plans[model] = (
-            None
-            if model._meta.abstract
-            or any(
-                getattr(field, "generated", False) or not _stored_as_given(model, field)
-                for field in fields
-            )
-            else tuple(
-                (field.name, field.attname, field, isinstance(field, ForeignObject))
-                for field in fields
-            )
-        )
+        if model._meta.abstract or any(
+            getattr(field, "generated", False) or not _stored_as_given(model, field)
+            for field in fields
+        ):
+            _plans[model] = None
+            return None
+        constants: dict[str, Any] = {}
+        made = []
+        keys: dict[str, tuple[str, models.Field, bool]] = {}
+        for field in fields:
+            default = field.default if field.has_default() else field.get_default()
+            if not callable(default) and isinstance(default, _IMMUTABLE):
+                constants[field.attname] = default
+            else:
+                made.append((field.name, field.attname, field))
+            keys[field.attname] = (field.attname, field, False)
+            if isinstance(field, ForeignObject):
+                keys[field.name] = (field.attname, field, True)
+        _plans[model] = _Plan(constants, tuple(made), keys)
     return _plans[model]
 
 
@@ -80,24 +102,25 @@ def _construct(instance: models.Model, kwargs: dict[str, Any]) -> bool:
     plan = _plan_of(type(instance))
     if plan is None:
         return False
-    values: dict[str, Any] = {}
+    values = plan.constants.copy()
     related: list[tuple[models.Field, Any]] = []
-    taken = 0
-    for name, attname, field, is_relation in plan:
-        if is_relation and name in kwargs:
-            if attname != name and attname in kwargs:
-                return False  # both: Django sets one, then the other
-            related.append((field, kwargs[name]))
-            taken += 1
-        elif attname in kwargs:
-            value = kwargs[attname]
-            if value is not DEFERRED:
-                values[attname] = value
-            taken += 1
+    for key, value in kwargs.items():
+        slot = plan.keys.get(key)
+        if slot is None:
+            return False  # no field's: Django's path sets it (a property) or says what is wrong
+        attname, field, names_object = slot
+        if names_object:
+            if attname in kwargs:
+                return False  # both the object and its id: Django sets one, then the other
+            values.pop(attname, None)  # (set with the object below; unset when deferred)
+            related.append((field, value))
+        elif value is DEFERRED:
+            values.pop(attname, None)
         else:
+            values[attname] = value
+    for name, attname, field in plan.made:
+        if attname not in kwargs and name not in kwargs:
             values[attname] = field.get_default()
-    if taken != len(kwargs):
-        return False  # a keyword that is no field's: Django's path sets it or says what is wrong
     instance._state = ModelState()
     instance.__dict__.update(values)
     for field, value in related:

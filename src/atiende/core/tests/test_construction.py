@@ -99,6 +99,10 @@ def keyword_sets(model: type[models.Model]) -> list[tuple[str, Any]]:
             given[first.name] = related_instance(first, 1, "default")
         return given
 
+    def deferred_object() -> dict[str, Any]:
+        relation = next((field for field in fields if field.is_relation), None)
+        return {} if relation is None else {**by_name(), relation.name: DEFERRED}
+
     def wrong_model() -> dict[str, Any]:
         relation = next((field for field in fields if field.is_relation), None)
         return {} if relation is None else {relation.name: object()}
@@ -112,6 +116,7 @@ def keyword_sets(model: type[models.Model]) -> list[tuple[str, Any]]:
         ("None where allowed", lambda: by_name(nones=True)),
         ("a few", lambda: dict(list(by_name().items())[1:3])),
         ("deferred", lambda: {**by_id, fields[-1].attname: DEFERRED}),
+        ("deferred object", deferred_object),
         ("wrong model", wrong_model),
     ]
 
