@@ -243,7 +243,12 @@ def _run_stages(stages: list[chain.Stage], context: chain.InboundContext) -> dic
 
 @action
 def _run_chain(inbound_id: int) -> InboundMessage:
-    inbound = InboundMessage.objects.select_for_update().select_related("brand").get(pk=inbound_id)
+    # The row alone is locked (on PostgreSQL FOR UPDATE would lock the joined brand's row too).
+    inbound = (
+        InboundMessage.objects.select_for_update(of=("self",))
+        .select_related("brand")
+        .get(pk=inbound_id)
+    )
     if inbound.status == InboundStatus.DONE:
         return inbound  # a late or repeated task: already processed, nothing to do
     return _process_locked(inbound)

@@ -199,6 +199,22 @@ def test_processing_runs_every_stage_in_order_and_times_each(brand, system):
     assert Customer.objects.get().name == "Ana"
 
 
+def test_processing_one_message_locks_its_row_not_its_brands(brand, system):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    inbound_id = receive(brand, system).inbound.pk
+    with CaptureQueriesContext(connection) as queries:
+        actions.process_inbound(inbound_id)
+    (read,) = [
+        query["sql"]
+        for query in queries.captured_queries
+        if query["sql"].startswith("SELECT") and 'FROM "pipeline_inboundmessage"' in query["sql"]
+    ]
+    if connection.vendor == "postgresql":
+        assert read.endswith('FOR UPDATE OF "pipeline_inboundmessage"')
+
+
 def test_a_finished_message_stops_the_chain(brand, system):
     inbound = actions.process_inbound(
         receive(brand, system, raw=b"AUTO reply", key="auto").inbound.pk
