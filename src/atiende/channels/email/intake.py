@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 
 from atiende.brands.models import Brand
-from atiende.channels.email.parsing import normalize_message_id, read_headers
+from atiende.channels.email.parsing import first_header_value, normalize_message_id, read_headers
 from atiende.core.actors import system_actor
 from atiende.pipeline.actions import Arrival, Receipt, receive_inbound, receive_inbound_many
 
@@ -18,11 +18,14 @@ from atiende.pipeline.actions import Arrival, Receipt, receive_inbound, receive_
 def dedupe_key(raw: bytes) -> str:
     """The Message-ID (what makes two deliveries of one mail the same), else the bytes' hash.
 
-    Only the header block is read: a full parse would cost more than the whole of storing.
+    Only the header block is read: a full parse would cost more than the whole of storing; and
+    it is read without the parser where the block is plain (``parsing.first_header_value``).
     """
     try:
-        headers = read_headers(raw)
-        message_id = normalize_message_id(str(headers.get("Message-ID", "") or ""))
+        value = first_header_value(raw, "Message-ID")
+        if value is None:  # (a rarer header block: the parser reads it)
+            value = str(read_headers(raw).get("Message-ID", "") or "")
+        message_id = normalize_message_id(value)
     except Exception:
         message_id = ""
     if message_id:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import binascii
 import codecs
+import email.feedparser
 import functools
 import re
 from collections.abc import Mapping
@@ -509,6 +510,82 @@ def _limit_structure(raw: bytes, max_parts: int, defects: list[str]) -> bytes:
 
 
 _HEADER_PARSER = BytesHeaderParser(policy=compat32)
+# The parser's own test of a line of the header block.
+_FEEDPARSER_HEADER_LINE: re.Pattern[str] = email.feedparser.headerRE  # type: ignore[attr-defined]
+
+
+def _header_block(raw: bytes) -> bytes:
+    """``raw`` up to and including its first empty line in either usual form (all of it when it
+    has none): what :func:`read_headers` gives the parser."""
+    ends = [end for end in (raw.find(b"\n\n"), raw.find(b"\r\n\r\n")) if end >= 0]
+    if not ends:
+        return raw
+    end = min(ends)
+    return raw[: end + (2 if raw[end] == 0x0A else 4)]
+
+
+def first_header_value(raw: bytes, name: str) -> str | None:
+    """``str(read_headers(raw).get(name, ""))``, found without the parser, or None where only the
+    parser can say (a bare CR, which it takes for a line end; a value holding bytes that are not
+    ASCII, which it wraps in a Header).
+
+    Storing a mail reads its Message-ID for its key (``intake.dedupe_key``), and the standard
+    library's header parser was 28 % of storing (``bench/stack_shares.py … --root
+    receive_emails`` on a py-spy profile of ``bench/ingest.py``). This walks the header lines as
+    ``email.feedparser`` does, by its own test of a header line (``headerRE``): continuation
+    lines, an envelope ``From `` line, the first line that is no header ending the block;
+    ``tests/test_parsing.py`` (and ``test_corpora.py``) hold it to the parser's answer.
+    """
+    text = _header_block(raw).decode("ascii", "surrogateescape")
+    if "\r" in text.replace("\r\n", ""):
+        return None
+    try:
+        return _first_header_value(text, name.lower())
+    except LookupError:
+        return None
+
+
+def _first_header_value(text: str, wanted: str) -> str:
+    pieces = text.split("\n")
+    lines = [piece + "\n" for piece in pieces[:-1]]
+    if pieces[-1]:
+        lines.append(pieces[-1])
+    headers: list[str] = []
+    for line in lines:
+        if not _FEEDPARSER_HEADER_LINE.match(line):
+            break  # the empty line, or the first line of a body without one
+        headers.append(line)
+    current: list[str] = []
+    for line in headers:
+        if line[0] in " \t":
+            if current:
+                current.append(line)
+            continue  # (a continuation with no header before it is dropped)
+        if current:
+            found = _compat32_value(current, wanted)
+            if found is not None:
+                return found
+            current = []
+        if line.startswith("From "):
+            continue  # an envelope line (or one in the wrong place): no header, nor its lines
+        current = [line]  # (a line opening with a colon: a header of no name, never asked for)
+    if current:
+        found = _compat32_value(current, wanted)
+        if found is not None:
+            return found
+    return ""
+
+
+def _compat32_value(lines: list[str], wanted: str) -> str | None:
+    """The value ``compat32`` makes of a header's lines if it is named ``wanted``, else None;
+    LookupError for a value it would wrap in a Header (then the parser is asked)."""
+    header_name, value = lines[0].split(":", 1)
+    if header_name.lower() != wanted:
+        return None
+    value = (value.lstrip(" \t") + "".join(lines[1:])).rstrip("\r\n")
+    if _SURROGATES.search(value):
+        raise LookupError("not ASCII: the parser's Header")
+    return value
 
 
 def read_headers(raw: bytes) -> Message:
@@ -520,11 +597,7 @@ def read_headers(raw: bytes) -> Message:
     It is given the bytes up to the first empty line in either usual form; one in a rarer form
     (a bare CR) lies further on, and the parser stops at it anyway.
     """
-    ends = [end for end in (raw.find(b"\n\n"), raw.find(b"\r\n\r\n")) if end >= 0]
-    if ends:
-        end = min(ends)
-        raw = raw[: end + (2 if raw[end] == 0x0A else 4)]
-    return _HEADER_PARSER.parsebytes(raw)
+    return _HEADER_PARSER.parsebytes(_header_block(raw))
 
 
 def _quote_boundaries(raw: bytes, defects: list[str]) -> bytes:

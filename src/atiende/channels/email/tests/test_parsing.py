@@ -807,3 +807,42 @@ def test_a_name_of_encoded_words_is_read_without_policy_default(
 
     assert mail.sender == Address(name, "b.alcantara@example.com")
     assert "From" not in read_by_policy
+
+
+# --- the first value of a header, read without the parser ------------------------------------
+
+_HEADER_PIECES = [
+    "Message-ID: <a@b>", "message-id:<c@d>", "Message-Id :<e@f>", "MESSAGE-ID:", " <g@h>",
+    "\t<i@j>", "From x@y Mon Jan  1", "From: Ana <ana@x>", ":", ": orphan", "Subject: hola",
+    "X-Empty:", "no colon here", "Received: from a", "  by b", "Message-ID: <k\u00e9@l>",
+    "Message-ID: <m@n> (comment)", "\u00f1: x", "To: z@z", "",
+]  # fmt: skip
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    lines=st.lists(st.sampled_from(_HEADER_PIECES), max_size=10),
+    endings=st.lists(st.sampled_from(["\r\n", "\n", "\r", ""]), min_size=10, max_size=10),
+    body=st.sampled_from(["", "\r\nbody\r\n", "\nbody", "\n\nMessage-ID: <late@x>\n"]),
+)
+def test_the_first_header_value_is_what_the_header_parser_reads(
+    lines: list[str], endings: list[str], body: str
+) -> None:
+    text = "".join(line + ending for line, ending in zip(lines, endings, strict=False)) + body
+    raw = text.encode("utf-8")
+    parsed = parsing.read_headers(raw)
+    for name in ("Message-ID", "From", "Received", "To"):
+        found = parsing.first_header_value(raw, name)
+        if found is not None:
+            assert found == str(parsed.get(name, "") or ""), name
+
+
+def test_the_first_header_value_leaves_a_bare_cr_and_non_ascii_to_the_parser() -> None:
+    assert (
+        parsing.first_header_value(b"Subject: a\rMessage-ID: <x@y>\r\n\r\n", "Message-ID") is None
+    )
+    assert parsing.first_header_value("Message-ID: <\u00e9@y>\n\n".encode(), "Message-ID") is None
+    assert (
+        parsing.first_header_value(b"Message-ID:\r\n <x@y>\r\n\r\n", "message-id") == "\r\n <x@y>"
+    )
+    assert parsing.first_header_value(b"Subject: x\r\n\r\n", "Message-ID") == ""
