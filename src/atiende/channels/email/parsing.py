@@ -550,14 +550,9 @@ def _first_header_value(text: str, wanted: str) -> str:
     lines = [piece + "\n" for piece in pieces[:-1]]
     if pieces[-1]:
         lines.append(pieces[-1])
-    headers: list[str] = []
-    for line in lines:
-        if not _FEEDPARSER_HEADER_LINE.match(line):
-            break  # the empty line, or the first line of a body without one
-        headers.append(line)
-    current: list[str] = []
-    for line in headers:
-        if line[0] in " \t":
+    current: list[str] = []  # the lines of the header being read
+    for line in [*lines, ""]:  # ("": past the last line, the block has ended)
+        if line and line[0] in " \t":
             if current:
                 current.append(line)
             continue  # (a continuation with no header before it is dropped)
@@ -566,13 +561,10 @@ def _first_header_value(text: str, wanted: str) -> str:
             if found is not None:
                 return found
             current = []
-        if line.startswith("From "):
-            continue  # an envelope line (or one in the wrong place): no header, nor its lines
-        current = [line]  # (a line opening with a colon: a header of no name, never asked for)
-    if current:
-        found = _compat32_value(current, wanted)
-        if found is not None:
-            return found
+        if not _FEEDPARSER_HEADER_LINE.match(line):
+            break  # the empty line, or the first line of a body without one
+        if not line.startswith("From "):  # (an envelope line: no header, nor its lines)
+            current = [line]  # (a line opening with a colon: a header of no name, never asked)
     return ""
 
 
