@@ -5,8 +5,9 @@ their related objects checked before a save without asking every field.
 path, which asks for every field of the model in turn: a missing one costs a ``KeyError``
 raised and caught (two for a foreign key named by neither name nor id) before its default is
 taken. The inbound chain makes about seven instances per message this way (its message,
-conversation, events, customer and identity), and the constructor was 5.5 % of a message's
-processing (``bench/ingest.py``, sampled with py-spy).
+conversation, events, customer and identity): ``Model.__init__`` was 8.8 % of the
+processing's samples, ``from_db``'s instances included (``bench/stack_shares.py FILE
+Model.__init__ --root process_inbound_batch`` on a py-spy profile of ``bench/ingest.py``).
 
 :class:`FastKeywordInit` makes an instance from keywords with a plan per model: the defaults
 that are constants copied at once, the others made, each keyword looked up by name; values go
@@ -175,7 +176,8 @@ def prepare_related_fields(
     """``instance._prepare_related_fields_for_save(operation_name, fields)``, asking only the
     model's relations that hold a cached object: Django's method asks every concrete field
     whether it is a relation with one (21 for a conversation, on every insert and update of the
-    inbound chain; 2.2 % of its processing's samples, py-spy of ``bench/ingest.py``). A model
+    inbound chain; 1.7 % of its processing's samples, ``bench/stack_shares.py`` on a py-spy
+    profile of ``bench/ingest.py``). A model
     with private fields (a generic foreign key) takes Django's method."""
     model = type(instance)
     if model not in _relations:
