@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import default
@@ -654,6 +655,62 @@ def test_deeply_nested_multiparts_do_not_raise() -> None:
 
     assert mail.sender == Address("Carmen Cliente", "carmen@example.com")
     assert "stopped after 500 parts" in mail.defects
+
+
+# The reference: the pattern matched case-insensitively on the message itself.
+_BOUNDARY_ANY_CASE = re.compile(
+    rb'boundary\s*=\s*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))', re.IGNORECASE
+)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(
+                [
+                    b"boundary=",
+                    b"BOUNDARY=",
+                    b"BoUnDaRy =",
+                    b'boundary="',
+                    b'Boundary = "',
+                    b'"',
+                    b";",
+                    b" ",
+                    b"\t",
+                    b"\r\n",
+                    b"\n",
+                    b"=",
+                    b"Ab",
+                    b"aB-_=",
+                    b"\xc3\xa9",
+                ]
+            ),
+            st.binary(max_size=6),
+        ),
+        max_size=40,
+    ).map(b"".join)
+)
+def test_boundary_declarations_are_found_in_any_case_with_their_values_as_written(
+    raw: bytes,
+) -> None:
+    expected = [
+        (match.start(), match.group(1) or match.group(2))
+        for match in _BOUNDARY_ANY_CASE.finditer(raw)
+    ]
+
+    assert parsing._boundary_declarations(raw) == expected
+
+
+def test_a_message_declaring_its_boundary_in_capitals_is_cut_at_the_part_limit() -> None:
+    raw = _many_parts(50).replace(b'boundary="B"', b'BOUNDARY="B"')
+    defects: list[str] = []
+
+    cut = parsing._limit_structure(raw, 10, defects)
+
+    assert defects == ["stopped after 10 parts"]
+    assert cut.count(b"\n--B") == 2 * 10 + 2
+    assert parsing._boundary_declarations(raw) == [(raw.index(b"BOUNDARY"), b"B")]
 
 
 def test_a_huge_subject_is_read_and_cut() -> None:
