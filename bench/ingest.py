@@ -430,8 +430,9 @@ def outcome_counts(ids: list[int]) -> dict[str, int]:
 
 def prepare_as_the_worker_does() -> None:
     """What the tree's worker does before it works. Older trees are measured as they were: from
-    8348dc9 to the optimistic batches, also SQLite's temporary files in memory
-    (``prepare_working_process``); before core/processes.py, the freeze in core/collector.py."""
+    8348dc9 to the optimistic batches, and again since the working processes' SQLite connections
+    (2026-12-04, night), also their SQLite settings (``prepare_working_process``); in between,
+    the freeze alone; before core/processes.py, the freeze in core/collector.py."""
     for module, name in (
         ("atiende.core.processes", "prepare_working_process"),
         ("atiende.core.processes", "freeze_loaded_objects"),

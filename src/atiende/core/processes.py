@@ -12,14 +12,16 @@ server's p99 showed the stalls (bench/README.md, "API under load"); a worker pro
 spent 2.5 % of it collecting, half of that with what it loaded frozen (bench/README.md,
 "inbound email throughput").
 
-(SQLite's temporary files were kept in memory in the working processes for a while, when a batch
-took a savepoint per message; batches take none on SQLite since, and the setting made no
-difference: bench/README.md, "Savepoints only where a failure needs one".)
+**SQLite's connections set up for work** (:func:`prepare_working_process`: the worker,
+``import-mail`` and ``process-inbound``, not the web server; ``core/sqlite/base.py``):
+temporary files in memory and a larger page cache.
 """
 
 from __future__ import annotations
 
 import gc
+
+from atiende.core.sqlite.base import set_up_for_work
 
 
 def freeze_loaded_objects() -> None:
@@ -28,3 +30,9 @@ def freeze_loaded_objects() -> None:
     the process, as they would anyway."""
     gc.collect()
     gc.freeze()
+
+
+def prepare_working_process() -> None:
+    """For a process that works through stored work (inbound mail, tasks), before it starts."""
+    set_up_for_work()
+    freeze_loaded_objects()

@@ -9,7 +9,8 @@ task's transaction rolls back and huey reports it as interrupted.
 
 On start a worker queues the recovery of inbound messages that a killed worker left half-done
 (``pipeline.tasks.recover_inbound_task``), so they do not wait for the minute's sweep, and
-freezes what it has loaded out of the garbage collector's reach (``core/processes.py``).
+sets itself up for work (``core/processes.py``: its SQLite connections with temporary files in
+memory and a larger page cache, what it has loaded frozen out of the garbage collector's reach).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils.module_loading import autodiscover_modules
 
-from atiende.core.processes import freeze_loaded_objects
+from atiende.core.processes import prepare_working_process
 
 
 class Command(BaseCommand):
@@ -61,7 +62,7 @@ class Command(BaseCommand):
         # What the consumer would import as it starts (every app's tasks), imported first, so
         # that it is frozen out of the collector's reach with the rest (core/processes.py).
         autodiscover_modules("tasks")
-        freeze_loaded_objects()
+        prepare_working_process()
         call_command(
             "run_huey",
             workers=options["threads"],

@@ -13,7 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils.translation import ngettext
 
-from atiende.core.processes import freeze_loaded_objects
+from atiende.core.processes import prepare_working_process
 from atiende.pipeline.actions import BATCH_SIZE, process_waiting_inbound
 
 
@@ -36,7 +36,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        freeze_loaded_objects()  # (what the command loaded lives until it ends: core/processes.py)
+        prepare_working_process()  # (core/processes.py)
         total = process_waiting_inbound(
             waiting=timedelta(seconds=options["waiting"]), batch_size=options["batch_size"]
         )

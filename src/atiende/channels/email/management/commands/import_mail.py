@@ -22,7 +22,7 @@ from atiende.brands.models import Brand
 from atiende.channels.email.archives import count_messages, messages_in
 from atiende.channels.email.intake import receive_emails
 from atiende.channels.email.routing import brand_for_message
-from atiende.core.processes import freeze_loaded_objects
+from atiende.core.processes import prepare_working_process
 from atiende.pipeline.actions import BATCH_SIZE, Receipt, process_inbound_batch
 from atiende.pipeline.models import InboundMessage, InboundOutcome
 
@@ -42,7 +42,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print one JSON line per message")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        freeze_loaded_objects()  # (what the command loaded lives until it ends: core/processes.py)
+        prepare_working_process()  # (core/processes.py)
         paths: list[Path] = options["paths"]
         brand = self._brand(options["brand"])
         try:
