@@ -69,7 +69,11 @@ def preview_line(text: str, limit: int = 160) -> str:
 
     Lines are joined rather than taking the first one, which in mail is often only "Hola, Ana:".
     """
-    flat = " ".join(text.split())
+    # At most ``limit`` splits: the words before them, joined with one space each, are already
+    # longer than ``limit``, so what is kept is what the whole text flattened would give, and a
+    # long message is not split word by word to its end. (The last piece may keep whitespace
+    # inside it; it is then cut away.) A limit of 0 means no limit to split().
+    flat = " ".join(text.split(maxsplit=limit or -1))
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 

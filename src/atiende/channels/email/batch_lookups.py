@@ -261,12 +261,26 @@ def is_own_address(brand_id: int, sender: str) -> bool | None:
 def sender_customer(brand_id: int, sender: str) -> Customer | None:
     """The customer whose email identity ``sender`` is, if any: as prepared for the batch when
     that answer still holds, else from the database (all four fields of the identity's unique
-    index, one index search). The loop guard and the identify stage both ask it."""
-    prepared = _prepared_sender_customer(brand_id, sender)
+    index, one index search). The identify stage asks it; the loop guard only its id
+    (:func:`sender_customer_id`)."""
+    prepared = _prepared_sender_identity(brand_id, sender)
+    if prepared is None:
+        rows = _SENDER_CUSTOMER.rows(brand_id=brand_id, sender=sender)
+        row = rows[0] if rows else None
+    else:
+        row = None if prepared[0] is None else prepared[0][1]
+    return None if row is None else Customer.from_db(DEFAULT_DB_ALIAS, _CUSTOMER_FIELDS, row)
+
+
+def sender_customer_id(brand_id: int, sender: str) -> int | None:
+    """The id of :func:`sender_customer`'s customer, without making the customer when the
+    batch's answer holds (the loop guard needs no more)."""
+    prepared = _prepared_sender_identity(brand_id, sender)
     if prepared is not None:
-        return prepared[0]
-    rows = _SENDER_CUSTOMER.rows(brand_id=brand_id, sender=sender)
-    return Customer.from_db(DEFAULT_DB_ALIAS, _CUSTOMER_FIELDS, rows[0]) if rows else None
+        known = prepared[0]
+        return None if known is None else known[0]
+    customer = sender_customer(brand_id, sender)
+    return None if customer is None else customer.pk
 
 
 def _sender_customer_read(brand_id: int, sender: str) -> QuerySet[Any]:
@@ -280,9 +294,11 @@ def _sender_customer_read(brand_id: int, sender: str) -> QuerySet[Any]:
 _SENDER_CUSTOMER = PreparedRead(_sender_customer_read, brand_id=int, sender=str)
 
 
-def _prepared_sender_customer(brand_id: int, sender: str) -> tuple[Customer | None] | None:
-    """The customer whose email identity ``sender`` is, as a 1-tuple (None inside: nobody's);
-    None: ask the database."""
+def _prepared_sender_identity(
+    brand_id: int, sender: str
+) -> tuple[tuple[int, tuple[Any, ...]] | None] | None:
+    """The id and row (``_CUSTOMER_FIELDS``) of the customer whose email identity ``sender``
+    is, as a 1-tuple (None inside: nobody's); None: ask the database."""
     prepared = prepared_for(brand_id)
     if (
         prepared is None
@@ -293,10 +309,9 @@ def _prepared_sender_customer(brand_id: int, sender: str) -> tuple[Customer | No
     known = prepared.identities.get(sender)
     if known is None:
         return (None,)
-    customer_id, row = known
-    if written_in_batch(("customer", customer_id)):
+    if written_in_batch(("customer", known[0])):
         return None
-    return (Customer.from_db(DEFAULT_DB_ALIAS, _CUSTOMER_FIELDS, row),)
+    return (known,)
 
 
 def recent_messages_at_most(brand_id: int, customer_id: int, since: datetime) -> int | None:

@@ -59,10 +59,9 @@ def _is_own_address(context: InboundContext, sender: str) -> bool:
 
 
 def _writes_too_fast(context: InboundContext, sender: str) -> bool:
-    customer = batch_lookups.sender_customer(context.brand.pk, sender)
-    if customer is None:
+    customer_id = batch_lookups.sender_customer_id(context.brand.pk, sender)
+    if customer_id is None:
         return False
-    customer_id = customer.pk
     since = timezone.now() - RATE_WINDOW
     at_most = batch_lookups.recent_messages_at_most(context.brand.pk, customer_id, since)
     if at_most is not None and at_most < RATE_LIMIT:

@@ -1,3 +1,6 @@
+from hypothesis import given
+from hypothesis import strategies as st
+
 from atiende.conversations.html import preview_line, sanitize_html, text_from_html
 
 
@@ -40,3 +43,14 @@ def test_preview_is_the_start_of_the_text_on_one_line_cut_to_size():
     )
     assert preview_line("x" * 300, limit=10) == "xxxxxxxxx…"
     assert preview_line("") == ""
+
+
+def _flattened_whole(text: str, limit: int) -> str:
+    """The preview as the whole text flattened gives it: what preview_line must answer."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+@given(st.text(alphabet="ab \n\t\r\x0b\xa0\u2028é", max_size=80), st.integers(-3, 40))
+def test_the_preview_is_what_the_whole_text_flattened_gives(text: str, limit: int) -> None:
+    assert preview_line(text, limit=limit) == _flattened_whole(text, limit)

@@ -387,6 +387,35 @@ def test_a_batch_of_known_senders_looks_them_up_in_one_query(brand, support_addr
     }
 
 
+def test_a_known_senders_customer_is_made_once_a_message_the_loop_guard_takes_its_id(
+    brand, support_addresses, monkeypatch
+):
+    senders = [f"cliente{number}@example.com" for number in range(3)]
+    for sender in senders:
+        process_inbound(store(brand, [mail(sender, f"first-{sender}")])[0])
+    ids = store(
+        brand,
+        [mail(sender, f"reply-{sender}", in_reply_to=f"first-{sender}") for sender in senders],
+    )
+    made: list[int] = []
+    make = Customer.from_db.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: Any, db: str, field_names: Any, values: Any) -> Any:
+        customer = make(cls, db, field_names, values)
+        made.append(customer.pk)
+        return customer
+
+    monkeypatch.setattr(Customer, "from_db", classmethod(counted))
+
+    process_inbound_batch(ids)
+
+    expected = Customer.objects.filter(identities__value__in=senders).values_list("pk", flat=True)
+    assert sorted(made) == sorted(expected)  # the identify stage's, one each
+    assert {row.outcome for row in InboundMessage.objects.filter(pk__in=ids)} == {
+        InboundOutcome.APPENDED
+    }
+
+
 def test_a_mail_from_our_own_address_is_a_loop_in_a_batch_too(brand, support_addresses):
     ids = store(
         brand,
