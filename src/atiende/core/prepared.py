@@ -23,6 +23,7 @@ for every prepared statement (``plan_cache_mode`` in the settings).
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import threading
 import time
@@ -39,7 +40,10 @@ from atiende.core.statements import run
 _INT_BASE = -(2**62)
 _TEXT_MARK = "\x00prepared-read\x00"
 _LISTS = (list, list[str])
-_KINDS = (int, str, *_LISTS)
+_KINDS = (int, str, datetime.datetime, *_LISTS)
+# Stand-in times: microseconds after a moment no real parameter is (far enough from the ends of
+# the calendar to be moved to any zone).
+_FIRST_MOMENT = datetime.datetime(1901, 2, 3, 4, 5, 6, 700_000, tzinfo=datetime.UTC)
 
 
 # Lists up to this long are padded to a power of two (PreparedRead); SQLite takes 32,766
@@ -68,8 +72,9 @@ class _Compiled:
 class PreparedRead:
     """``build(**parameters)`` returns a ``values_list`` queryset; :meth:`rows` runs it.
 
-    ``parameters`` names each parameter and its kind: ``int``, ``str``, ``list`` (of ints) or
-    ``list[str]``, the values of an ``IN (...)``. A list's length is part of the statement, so a
+    ``parameters`` names each parameter and its kind: ``int``, ``str``, ``datetime`` (an aware
+    one, compared with a ``DateTimeField``: passed to the database as the field passes it),
+    ``list`` (of ints) or ``list[str]``, the values of an ``IN (...)``. A list's length is part of the statement, so a
     list is padded to the next power of two by repeating its last value (which ``IN`` does not
     mind): a read asked about 3, then 5, then 300 values compiles the lengths 4, 8 and 512 once
     each, not a statement per length (a batch of inbound mail asks about a different number of
@@ -80,7 +85,9 @@ class PreparedRead:
     def __init__(self, build: Callable[..., QuerySet[Any]], **parameters: Any) -> None:
         for name, kind in parameters.items():
             if kind not in _KINDS:
-                raise TypeError(f"parameter {name}: int, str, list or list[str], not {kind!r}")
+                raise TypeError(
+                    f"parameter {name}: int, str, datetime, list or list[str], not {kind!r}"
+                )
         self.build = build
         self.parameters = parameters
         self._compiled: dict[tuple[Any, ...], _Compiled] = {}
@@ -89,11 +96,17 @@ class PreparedRead:
     def rows(self, using: str = "default", **values: Any) -> list[tuple[Any, ...]]:
         if values.keys() != self.parameters.keys():
             raise TypeError(f"expected {sorted(self.parameters)}, got {sorted(values)}")
+        connection = connections[using]
         values = {
-            name: _padded(value) if self.parameters[name] in _LISTS else value
+            name: _padded(value)
+            if self.parameters[name] in _LISTS
+            else (
+                _time_for(connection, name, value)
+                if self.parameters[name] is datetime.datetime
+                else value
+            )
             for name, value in values.items()
         }
-        connection = connections[using]
         shape = (
             using,
             connection.vendor,
@@ -136,6 +149,9 @@ class PreparedRead:
             elif kind is str:
                 stand_ins[name] = f"{_TEXT_MARK}{next(counter)}"
                 where[stand_ins[name]] = (name, None)
+            elif kind is datetime.datetime:
+                stand_ins[name] = _FIRST_MOMENT + datetime.timedelta(microseconds=next(counter))
+                where[_time_for(connections[using], name, stand_ins[name])] = (name, None)
             else:
                 stand_ins[name] = [
                     f"{_TEXT_MARK}{next(counter)}"
@@ -151,7 +167,11 @@ class PreparedRead:
         slots: list[tuple[str, int | None] | None] = []
         constants: list[Any] = []
         for parameter in statement_parameters:
-            slot = where.get(parameter) if isinstance(parameter, int | str) else None
+            slot = (
+                where.get(parameter)
+                if isinstance(parameter, int | str | datetime.datetime)
+                else None
+            )
             slots.append(slot)
             constants.append(None if slot is not None else parameter)
         missing = set(where.values()) - {slot for slot in slots if slot is not None}
@@ -167,6 +187,15 @@ class PreparedRead:
         return _Compiled(
             sql=sql, slots=tuple(slots), constants=tuple(constants), converters=converters
         )
+
+
+def _time_for(connection: Any, name: str, value: datetime.datetime) -> Any:
+    """An aware time as a ``DateTimeField`` passes it to the database (on SQLite a text in the
+    connection's zone). A naive one is refused: the ORM would take it to be in the current zone,
+    with a warning."""
+    if not isinstance(value, datetime.datetime) or value.utcoffset() is None:
+        raise ValueError(f"parameter {name}: an aware datetime, not {value!r}")
+    return connection.ops.adapt_datetimefield_value(value)
 
 
 def fetch_all(connection: Any, sql: str, parameters: list[Any]) -> list[Any]:

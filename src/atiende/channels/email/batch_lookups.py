@@ -22,10 +22,10 @@ answer naming a noted conversation or customer is asked again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS
@@ -120,7 +120,10 @@ def _prepare_brand(brand_id: int, rows: Sequence[Any]) -> Prepared:
     return prepared
 
 
-def _chunks(values: set[str]) -> list[list[str]]:
+_Key = TypeVar("_Key", int, str)
+
+
+def _chunks(values: Iterable[_Key]) -> list[list[_Key]]:
     ordered = sorted(values)
     return [ordered[start : start + _CHUNK] for start in range(0, len(ordered), _CHUNK)]
 
@@ -159,7 +162,22 @@ def _identities_read(brand_id: int, values: list[str]) -> QuerySet[Any]:
     )
 
 
+def _recent_counts_read(brand_id: int, customer_ids: list[int], since: datetime) -> QuerySet[Any]:
+    return (
+        Message.objects.filter(
+            brand_id=brand_id,
+            channel=CHANNEL,
+            author_customer_id__in=customer_ids,
+            created_at__gte=since,
+        )
+        .order_by()
+        .values_list("author_customer_id")
+        .annotate(count=Count("pk"))
+    )
+
+
 _STORED_IDS = PreparedRead(_stored_ids_read, brand_id=int, ids=list[str])
+_RECENT_COUNTS = PreparedRead(_recent_counts_read, brand_id=int, customer_ids=list, since=datetime)
 _OWN_ADDRESSES = PreparedRead(_own_addresses_read, addresses=list[str])
 _IDENTITIES = PreparedRead(_identities_read, brand_id=int, values=list[str])
 
@@ -184,21 +202,13 @@ def _read_senders(brand_id: int, prepared: Prepared) -> None:
     # Counted from the start of the window as it is now: a later check's window starts later,
     # so this count (plus what the batch adds) is never below the one it would find.
     prepared.recent_since = timezone.now() - RATE_WINDOW
-    customer_ids = sorted({customer_id for customer_id, _row in prepared.identities.values()})
-    prepared.counted_customers = set(customer_ids)
-    for start in range(0, len(customer_ids), _CHUNK):
-        counts = (
-            Message.objects.filter(
-                brand_id=brand_id,
-                channel=CHANNEL,
-                author_customer_id__in=customer_ids[start : start + _CHUNK],
-                created_at__gte=prepared.recent_since,
+    prepared.counted_customers = {customer_id for customer_id, _row in prepared.identities.values()}
+    for customer_ids in _chunks(prepared.counted_customers):
+        prepared.recent.update(
+            _RECENT_COUNTS.rows(
+                brand_id=brand_id, customer_ids=customer_ids, since=prepared.recent_since
             )
-            .order_by()
-            .values_list("author_customer_id")
-            .annotate(count=Count("pk"))
         )
-        prepared.recent.update(dict(counts))
 
 
 # --- answers, each None when the database must be asked ------------------------------------

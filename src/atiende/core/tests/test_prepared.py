@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import datetime
+import zoneinfo
 from typing import Any
 from unittest import mock
 
 import pytest
+from django.db.models import Count
 from django.db.models.sql.compiler import SQLCompiler
 from django.test.utils import CaptureQueriesContext
 
-from atiende.conversations.models import Conversation
+from atiende.conversations.models import Conversation, Message
 from atiende.core.prepared import PreparedRead
 
 pytestmark = pytest.mark.django_db
@@ -112,6 +115,41 @@ def test_lists_of_texts(brand: Any, other_brand: Any) -> None:
         (slug,) for slug in both
     ]
     assert read.rows(slugs=["no-such-brand", "nor-this-one"]) == []
+
+
+def messages_since(brand_id: int, since: Any) -> Any:
+    return (
+        Message.objects.filter(brand_id=brand_id, created_at__gte=since)
+        .order_by()
+        .values_list("conversation_id")
+        .annotate(count=Count("pk"))
+    )
+
+
+def test_time_parameters_are_passed_as_the_field_passes_them(conversation: Any, brand: Any) -> None:
+    read = PreparedRead(messages_since, brand_id=int, since=datetime.datetime)
+    first = conversation.messages.get().created_at
+    madrid = zoneinfo.ZoneInfo("Europe/Madrid")
+
+    for since in (
+        first,
+        first + datetime.timedelta(microseconds=1),
+        first - datetime.timedelta(microseconds=1),
+        first.astimezone(madrid),  # the same moment in another zone
+        (first + datetime.timedelta(microseconds=1)).astimezone(madrid),
+        datetime.datetime(1901, 2, 3, 4, 5, 6, 700_000, tzinfo=datetime.UTC),  # the stand-in
+    ):
+        expected = list(messages_since(brand.pk, since))
+        assert read.rows(brand_id=brand.pk, since=since) == expected
+    assert read.rows(brand_id=brand.pk, since=first) == [(conversation.pk, 1)]
+    assert read.rows(brand_id=brand.pk, since=first + datetime.timedelta(microseconds=1)) == []
+
+
+def test_a_naive_time_is_refused(brand: Any) -> None:
+    read = PreparedRead(messages_since, brand_id=int, since=datetime.datetime)
+
+    with pytest.raises(ValueError, match="aware"):
+        read.rows(brand_id=brand.pk, since=datetime.datetime(2026, 1, 1))
 
 
 def test_a_read_whose_parameter_the_orm_rewrites_is_refused(brand: Any) -> None:

@@ -668,7 +668,12 @@ def test_the_batch_reads_are_compiled_for_a_few_list_lengths_and_find_what_they_
     assert outcomes == ["created"] * 3 + ["appended"] * 3 + ["created"] * 9 + ["auto_reply"]
     # The three replies' customers were found, not made again.
     assert Customer.objects.filter(brand=brand).count() == 12
-    reads = (batch_lookups._STORED_IDS, batch_lookups._OWN_ADDRESSES, batch_lookups._IDENTITIES)
+    reads = (
+        batch_lookups._STORED_IDS,
+        batch_lookups._OWN_ADDRESSES,
+        batch_lookups._IDENTITIES,
+        batch_lookups._RECENT_COUNTS,
+    )
     lengths = {shape[-1] for read in reads for shape in read._compiled}
     assert lengths
     assert all(length & (length - 1) == 0 for length in lengths)
