@@ -15,8 +15,9 @@ connection: planning the API's conversation read takes 2.4 ms, running it 0.15 m
 ``ATIENDE_DB_PREPARED_STATEMENTS=false``.)
 
 Only for reads that run on nearly every request, stay one shape, and whose parameters the ORM
-passes through untouched (``=``, ``IN``): compilation checks that each stand-in value arrives
-in the statement's parameters as it was given, and refuses the read otherwise. And only where
+passes through untouched (``=``, ``IN``; a time compared with a ``DateTimeField``, which
+:class:`PreparedRead` converts as the field does): compilation checks that each stand-in value
+arrives in the statement's parameters as it was given, and refuses the read otherwise. And only where
 one plan serves every value (a key's lookup, not a search): PostgreSQL keeps one generic plan
 for every prepared statement (``plan_cache_mode`` in the settings).
 """

@@ -1,7 +1,8 @@
 """Long-running processes set themselves up once loaded (core/processes.py): the worker,
 import-mail and process-inbound freeze what they loaded out of the garbage collector's reach, as
-the web server's processes do (core/tests/test_serving.py), and on SQLite keep temporary files
-in memory and a larger page cache, which the web server's do not."""
+the web server's processes do (core/tests/test_serving.py), collect the young generation less
+often, and on SQLite keep temporary files in memory and a larger page cache, which the web
+server's do not."""
 
 from __future__ import annotations
 
@@ -12,14 +13,15 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from atiende.core.processes import WORKING_YOUNG_THRESHOLD
 from atiende.core.testing import child_environment
 
 # In a fresh process: a management command run as ``atiende NAME`` would run it (``served``: the
-# web server's application loaded, as ``atiende serve`` loads it in each process), then how many
-# objects were frozen before and after, and SQLite's temp_store and cache_size on the connection
-# open before the command ran and on one opened after it (-1 elsewhere). The worker's consumer
-# loop (huey's run_huey, which runs until stopped) is left out: what is checked happens before
-# it starts.
+# web server's application loaded, as ``atiende serve`` loads it in each process), then the
+# young generation's threshold, how many objects were frozen before and after, and SQLite's
+# temp_store and cache_size on the connection open before the command ran and on one opened
+# after it (-1 elsewhere). The worker's consumer loop (huey's run_huey, which runs until
+# stopped) is left out: what is checked happens before it starts.
 PROBE = """
 import gc, sys, django
 django.setup()
@@ -46,7 +48,8 @@ else:
     call_command(*sys.argv[1:])
 on_the_open_connection = settings()
 connection.close()
-print(before, gc.get_freeze_count(), *on_the_open_connection, *settings())
+young = gc.get_threshold()[0]
+print(young, before, gc.get_freeze_count(), *on_the_open_connection, *settings())
 """
 
 MEMORY, DEFAULT = 2, 0  # SQLite's temp_store values
@@ -63,7 +66,7 @@ def probe(arguments: list[str], tmp_path: Path) -> list[int]:
         check=False,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    return list(map(int, completed.stdout.split()[-6:]))
+    return list(map(int, completed.stdout.split()[-7:]))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -78,8 +81,9 @@ def test_a_working_command_sets_itself_up_before_it_works(
     (tmp_path / "mail").mkdir()
     arguments = [str(tmp_path / "mail") if argument == "MAIL" else argument for argument in command]
 
-    before, after, *sqlite_settings = probe(arguments, tmp_path)
+    young_threshold, before, after, *sqlite_settings = probe(arguments, tmp_path)
 
+    assert young_threshold == WORKING_YOUNG_THRESHOLD
     assert before == 0
     assert after > 50_000  # Django, the apps and their modules
     if connection.vendor == "sqlite":
@@ -92,7 +96,8 @@ def test_a_web_server_process_keeps_sqlites_defaults(tmp_path: Path) -> None:
     """Its temporary files are the sorts of large queries (an export), and each of its threads
     has a connection: neither is grown. (That it freezes what it loaded:
     core/tests/test_serving.py.)"""
-    _before, _after, *sqlite_settings = probe(["served"], tmp_path)
+    young_threshold, _before, _after, *sqlite_settings = probe(["served"], tmp_path)
 
+    assert young_threshold == 700  # Python's default
     if connection.vendor == "sqlite":
         assert sqlite_settings == [DEFAULT, DEFAULT_CACHE] * 2

@@ -10,7 +10,8 @@ task's transaction rolls back and huey reports it as interrupted.
 On start a worker queues the recovery of inbound messages that a killed worker left half-done
 (``pipeline.tasks.recover_inbound_task``), so they do not wait for the minute's sweep, and
 sets itself up for work (``core/processes.py``: its SQLite connections with temporary files in
-memory and a larger page cache, what it has loaded frozen out of the garbage collector's reach).
+memory and a larger page cache, what it has loaded frozen out of the garbage collector's reach,
+the young generation collected less often).
 """
 
 from __future__ import annotations
