@@ -17,7 +17,7 @@ temporary file past 64 KiB and then keeps on disk for the rest of the transactio
 default page cache (2 MB) holds less than a batch goes through, so pages were read again from
 the operating system. With both settings, processing the ingest bench's mail writes to disk
 fourteen times fewer per message and reads nearly three quarters less often, and the kernel's
-time while processing fell by about half (``strace -c`` and ``bench/ingest.py``:
+time while processing fell by about two fifths (``strace -c`` and ``bench/ingest.py``:
 bench/README.md, "Working processes' SQLite connections"). The web processes keep the
 defaults: there the temporary files are the sorts and temporary tables of large queries (an
 export), which must not grow in memory, and each of their threads has a connection, whose
