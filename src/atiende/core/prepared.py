@@ -17,9 +17,9 @@ connection: planning the API's conversation read takes 2.4 ms, running it 0.15 m
 Only for reads that run on nearly every request, stay one shape, and whose parameters the ORM
 passes through untouched (``=``, ``IN``; a time compared with a ``DateTimeField``, which
 :class:`PreparedRead` converts as the field does): compilation checks that each stand-in value
-arrives in the statement's parameters as it was given, and refuses the read otherwise. And only where
-one plan serves every value (a key's lookup, not a search): PostgreSQL keeps one generic plan
-for every prepared statement (``plan_cache_mode`` in the settings).
+arrives in the statement's parameters as it was given, and refuses the read otherwise. And
+only where one plan serves every value (a key's lookup, not a search): PostgreSQL keeps one
+generic plan for every prepared statement (``plan_cache_mode`` in the settings).
 """
 
 from __future__ import annotations
@@ -75,11 +75,11 @@ class PreparedRead:
 
     ``parameters`` names each parameter and its kind: ``int``, ``str``, ``datetime`` (an aware
     one, compared with a ``DateTimeField``: passed to the database as the field passes it),
-    ``list`` (of ints) or ``list[str]``, the values of an ``IN (...)``. A list's length is part of the statement, so a
-    list is padded to the next power of two by repeating its last value (which ``IN`` does not
-    mind): a read asked about 3, then 5, then 300 values compiles the lengths 4, 8 and 512 once
-    each, not a statement per length (a batch of inbound mail asks about a different number of
-    Message-IDs every time). Lists longer than ``_PADDED_UP_TO`` are taken as they are (the
+    ``list`` (of ints) or ``list[str]``, the values of an ``IN (...)``. A list's length is part
+    of the statement, so a list is padded to the next power of two by repeating its last value
+    (which ``IN`` does not mind): a read asked about 3, then 5, then 300 values compiles the
+    lengths 4, 8 and 512 once each, not a statement per length (a batch of inbound mail asks
+    about a different number of Message-IDs every time). Lists longer than ``_PADDED_UP_TO`` are taken as they are (the
     padding could pass a database's limit on parameters).
     """
 
