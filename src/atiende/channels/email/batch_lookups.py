@@ -53,6 +53,7 @@ _CHUNK = 500
 
 CONVERSATION_FIELDS = [f.attname for f in Conversation._meta.concrete_fields]
 _CUSTOMER_FIELDS = [f.attname for f in Customer._meta.concrete_fields]
+_CUSTOMER_ID = _CUSTOMER_FIELDS.index(Customer._meta.pk.attname)
 
 
 @dataclass
@@ -273,24 +274,23 @@ def sender_customer(brand_id: int, sender: str) -> Customer | None:
     that answer still holds, else from the database (all four fields of the identity's unique
     index, one index search). The identify stage asks it; the loop guard only its id
     (:func:`sender_customer_id`)."""
-    prepared = _prepared_sender_identity(brand_id, sender)
-    if prepared is None:
-        rows = _SENDER_CUSTOMER.rows(brand_id=brand_id, sender=sender)
-        row = rows[0] if rows else None
-    else:
-        row = None if prepared[0] is None else prepared[0][1]
+    row = _sender_customer_row(brand_id, sender)
     return None if row is None else Customer.from_db(DEFAULT_DB_ALIAS, _CUSTOMER_FIELDS, row)
 
 
 def sender_customer_id(brand_id: int, sender: str) -> int | None:
-    """The id of :func:`sender_customer`'s customer, without making the customer when the
-    batch's answer holds (the loop guard needs no more)."""
-    prepared = _prepared_sender_identity(brand_id, sender)
+    """The id of :func:`sender_customer`'s customer, without making the customer."""
+    row = _sender_customer_row(brand_id, sender)
+    return None if row is None else row[_CUSTOMER_ID]
+
+
+def _sender_customer_row(brand_id: int, sender: str) -> tuple[Any, ...] | None:
+    """The row (``_CUSTOMER_FIELDS``) of the customer whose email identity ``sender`` is."""
+    prepared = _prepared_sender_row(brand_id, sender)
     if prepared is not None:
-        known = prepared[0]
-        return None if known is None else known[0]
-    customer = sender_customer(brand_id, sender)
-    return None if customer is None else customer.pk
+        return prepared[0]
+    rows = _SENDER_CUSTOMER.rows(brand_id=brand_id, sender=sender)
+    return rows[0] if rows else None
 
 
 def _sender_customer_read(brand_id: int, sender: str) -> QuerySet[Any]:
@@ -304,11 +304,9 @@ def _sender_customer_read(brand_id: int, sender: str) -> QuerySet[Any]:
 _SENDER_CUSTOMER = PreparedRead(_sender_customer_read, brand_id=int, sender=str)
 
 
-def _prepared_sender_identity(
-    brand_id: int, sender: str
-) -> tuple[tuple[int, tuple[Any, ...]] | None] | None:
-    """The id and row (``_CUSTOMER_FIELDS``) of the customer whose email identity ``sender``
-    is, as a 1-tuple (None inside: nobody's); None: ask the database."""
+def _prepared_sender_row(brand_id: int, sender: str) -> tuple[tuple[Any, ...] | None] | None:
+    """The row (``_CUSTOMER_FIELDS``) of the customer whose email identity ``sender`` is, as a
+    1-tuple (None inside: nobody's); None: ask the database."""
     prepared = prepared_for(brand_id)
     if (
         prepared is None
@@ -319,9 +317,10 @@ def _prepared_sender_identity(
     known = prepared.identities.get(sender)
     if known is None:
         return (None,)
-    if written_in_batch(("customer", known[0])):
+    customer_id, row = known
+    if written_in_batch(("customer", customer_id)):
         return None
-    return (known,)
+    return (row,)
 
 
 def recent_messages_at_most(brand_id: int, customer_id: int, since: datetime) -> int | None:
