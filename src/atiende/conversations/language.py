@@ -32,11 +32,7 @@ _MIN_HITS = 2
 
 def detect_language(text: str) -> str:
     """ "es", "en", or "" when the text does not say clearly (too short, or mixed)."""
-    words = _WORD.findall(text[:4000].lower())
-    # Counted by the set's own membership test over the list (no Python loop: a mail's words
-    # are hundreds, and this runs for every inbound message).
-    spanish = sum(map(_SPANISH.__contains__, words))
-    english = sum(map(_ENGLISH.__contains__, words))
+    spanish, english = _common_words(text)
     if max(spanish, english) < _MIN_HITS:
         return ""
     if spanish >= 2 * english:
@@ -44,3 +40,11 @@ def detect_language(text: str) -> str:
     if english >= 2 * spanish:
         return "en"
     return ""
+
+
+def _common_words(text: str) -> tuple[int, int]:
+    """How many of the first 4,000 characters' words are very common Spanish and English ones."""
+    words = _WORD.findall(text[:4000].lower())
+    # Counted by the set's own membership test over the list (no Python loop: a mail's words
+    # are hundreds, and this runs for every inbound message).
+    return sum(map(_SPANISH.__contains__, words)), sum(map(_ENGLISH.__contains__, words))

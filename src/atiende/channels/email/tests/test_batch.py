@@ -366,14 +366,20 @@ def test_a_message_answering_an_older_one_is_threaded_from_what_the_batch_read(
     ]
 
 
-def test_a_batch_of_known_senders_looks_them_up_in_one_query(brand, support_addresses):
-    senders = [f"cliente{number}@example.com" for number in range(5)]
+def replies_stored_from_known_senders(brand: Any, senders: list[str]) -> list[int]:
+    """Each sender's first mail processed (a customer and a conversation each), then a reply
+    from each stored, not processed: their ids."""
     for sender in senders:
         process_inbound(store(brand, [mail(sender, f"first-{sender}")])[0])
-    ids = store(
+    return store(
         brand,
         [mail(sender, f"reply-{sender}", in_reply_to=f"first-{sender}") for sender in senders],
     )
+
+
+def test_a_batch_of_known_senders_looks_them_up_in_one_query(brand, support_addresses):
+    senders = [f"cliente{number}@example.com" for number in range(5)]
+    ids = replies_stored_from_known_senders(brand, senders)
     with CaptureQueriesContext(connection) as queries:
         process_inbound_batch(ids)
     statements = [query["sql"] for query in queries.captured_queries]
@@ -391,12 +397,7 @@ def test_a_known_senders_customer_is_made_once_a_message_the_loop_guard_takes_it
     brand, support_addresses, monkeypatch
 ):
     senders = [f"cliente{number}@example.com" for number in range(3)]
-    for sender in senders:
-        process_inbound(store(brand, [mail(sender, f"first-{sender}")])[0])
-    ids = store(
-        brand,
-        [mail(sender, f"reply-{sender}", in_reply_to=f"first-{sender}") for sender in senders],
-    )
+    ids = replies_stored_from_known_senders(brand, senders)
     made: list[int] = []
     make = Customer.from_db.__func__  # type: ignore[attr-defined]
 
