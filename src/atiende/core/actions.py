@@ -454,6 +454,7 @@ def update_each(rows: Sequence[models.Model], field_names: Sequence[str]) -> Non
         statement.sql,
         [[*statement.values(row, connection), row.pk] for row in rows],
         many=True,
+        writes=True,
     )
 
 

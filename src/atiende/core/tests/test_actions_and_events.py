@@ -140,6 +140,30 @@ def test_update_each_writes_every_row_by_one_statement_and_is_guarded(customer, 
     assert all(row.updated_at > before[row.pk] for row in fresh)
 
 
+def test_update_each_failing_leaves_its_atomic_block_to_be_rolled_back(customer):
+    """As every other write of core.actions (and save()): a caller that catches the error
+    cannot go on writing in the same block as if nothing had happened."""
+    from django.db import IntegrityError, connection
+
+    from atiende.core.actions import update_each
+    from atiende.customers.models import Customer
+
+    rows = list(Customer.objects.filter(pk=customer.pk))
+    rows[0].name = None  # type: ignore[assignment]  # (NOT NULL)
+    broken: list[bool] = []
+
+    @action
+    def rename_to_nothing() -> None:
+        with pytest.raises(IntegrityError):
+            update_each(rows, ["name"])
+        broken.append(connection.needs_rollback)
+
+    rename_to_nothing()
+
+    assert broken == [True]
+    assert Customer.objects.get(pk=customer.pk).name == customer.name
+
+
 # --- save() of action-written models: statements built once --------------------------------
 
 
