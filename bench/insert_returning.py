@@ -8,8 +8,8 @@ and processed), then, for the conversation, message and customer-identity tables
 ``--rows`` copies of existing rows (their unique values changed) in a loop, in a transaction
 rolled back afterwards: through Python's ``sqlite3`` without RETURNING, with ``RETURNING id``,
 through Django's cursor (``%s`` placeholders, no RETURNING: how ``core.actions`` inserted a
-row on SQLite), and through ``core.statements.run`` (how it inserts one now); all ``--rows`` at once by one ``executemany`` (how rows written together
-at a batch's end would go); and as the chain writes a row, a model instance made from keyword
+row on SQLite), and through ``core.statements.run`` (how it inserts one now); all ``--rows``
+at once by one ``executemany`` (how rows written together at a batch's end would go); and as the chain writes a row, a model instance made from keyword
 arguments and saved (``core.actions``' statement built once: the instance, its values read for
 the database, the signals, ``core.statements.run``). The ways alternate ``--rounds`` times; the
 medians are printed, in µs per row. Compare with ``bench/ingest.py --statement-times``, where

@@ -79,8 +79,8 @@ class PreparedRead:
     of the statement, so a list is padded to the next power of two by repeating its last value
     (which ``IN`` does not mind): a read asked about 3, then 5, then 300 values compiles the
     lengths 4, 8 and 512 once each, not a statement per length (a batch of inbound mail asks
-    about a different number of Message-IDs every time). Lists longer than ``_PADDED_UP_TO`` are taken as they are (the
-    padding could pass a database's limit on parameters).
+    about a different number of Message-IDs every time). Lists longer than ``_PADDED_UP_TO``
+    are taken as they are (the padding could pass a database's limit on parameters).
     """
 
     def __init__(self, build: Callable[..., QuerySet[Any]], **parameters: Any) -> None:

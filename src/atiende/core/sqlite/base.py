@@ -15,8 +15,8 @@ page cache. A statement that writes a row's foreign key (marking a batch of inbo
 keeps the original of every page it changes in a statement journal, which SQLite moves to a
 temporary file past 64 KiB and then keeps on disk for the rest of the transaction; and the
 default page cache (2 MB) holds less than a batch goes through, so pages were read again from
-the operating system. With both settings, processing the ingest bench's mail writes to disk
-fourteen times fewer per message and reads nearly three quarters less often, and the kernel's
+the operating system. With both settings, storing and processing the ingest bench's mail
+makes fourteen fewer writes per message and nearly three quarters fewer reads, and the kernel's
 time while processing fell by about two fifths (``strace -c`` and ``bench/ingest.py``:
 bench/README.md, "Working processes' SQLite connections"). The web processes keep the
 defaults: there the temporary files are the sorts and temporary tables of large queries (an
